@@ -1,0 +1,12 @@
+/* Every disk-format driver, in probe order.  Raw comes last: it accepts
+ * anything, so it only wins when no format recognises the file. */
+#include <stddef.h>
+
+#include "bdev.h"
+
+extern const struct h2k_bdev_ops h2k_raw_ops;
+
+const struct h2k_bdev_ops *const h2k_bdev_drivers[] = {
+  &h2k_raw_ops,
+  NULL,
+};

@@ -1,0 +1,196 @@
+# Shared helpers for h2k's shell tests.  Source it first:
+#
+#   #!/usr/bin/env bash
+#   . "$(dirname "$0")/functions.sh"
+#   requires qemu-img --version        # skip the whole file if missing
+#   qemu-img create -f vmdk "$tmp/a.vmdk" 1M
+#   ok "flatten a fresh vmdk" vmdk-flatten "$tmp/a.vmdk" "$tmp/a.raw"
+#   expect_fail "truncated header" "truncated" vmdk-flatten "$tmp/bad.vmdk" -
+#
+# The output is TAP, for prove.  Each `ok`/`expect_fail`/`pass`/`fail` is
+# one test point; the plan is printed at exit.  A script that exits non-zero
+# on its own (set -e, a failed command) is reported as a failed point, so a
+# crash in setup cannot pass silently.  `skip_all REASON` (or a `requires`
+# that is not met) skips the whole file.
+#
+# Variables provided:
+#   $tmp        scratch directory, removed at exit
+#   $H2K_TOP    top of the source tree
+#   $H2K_BIN    directory of the programs under test (already on PATH)
+#   $H2K_CACHE  cache for expensive fixtures, outside the repository
+#   $H2K_SAMPLES  the shared sample disks (may not exist: test with -d)
+
+set -e
+set -o pipefail
+
+H2K_TOP=${H2K_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+H2K_BIN=${H2K_BIN:-$H2K_TOP/bin}
+H2K_CACHE=${H2K_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/h2k-tests}
+H2K_SAMPLES=${H2K_SAMPLES:-$H2K_TOP/../shared/samples}
+case ":$PATH:" in *":$H2K_BIN:"*) ;; *) PATH=$H2K_BIN:$PATH ;; esac
+export H2K_TOP H2K_BIN H2K_CACHE H2K_SAMPLES PATH
+mkdir -p "$H2K_CACHE"
+
+# libguestfs only works with TCG on these machines (nested KVM aborts).
+if [ "${H2K_TEST_KVM:-0}" != 1 ]; then
+  export LIBGUESTFS_BACKEND=${LIBGUESTFS_BACKEND:-direct}
+  export LIBGUESTFS_BACKEND_SETTINGS=${LIBGUESTFS_BACKEND_SETTINGS:-force_tcg}
+fi
+
+# Sanitizer reports get their own exit codes so that expect_fail can tell a
+# caught crash from an ordinary, expected failure.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-exitcode=86:detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-exitcode=87:halt_on_error=1:print_stacktrace=1}
+H2K_CRASH_CODES=" 86 87 "
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/h2k-test.XXXXXX")
+export tmp
+
+_tap_n=0
+_tap_failed=0
+_cleanups=()
+
+# cleanup_fn CMD ARGS...: run CMD at exit (last registered runs first).
+cleanup_fn ()
+{
+  _cleanups+=("$(printf '%q ' "$@")")
+}
+
+_h2k_exit ()
+{
+  local status=$?
+  set +e
+  local i
+  for (( i=${#_cleanups[@]}-1; i>=0; i-- )); do
+    eval "${_cleanups[$i]}" >/dev/null 2>&1
+  done
+  rm -rf "$tmp"
+  if [ "$status" -eq 77 ]; then
+    [ "$_tap_n" -eq 0 ] && echo "1..0 # SKIP ${_skip_reason:-skipped}"
+    [ "$_tap_n" -gt 0 ] && echo "1..$_tap_n"
+    exit 0
+  fi
+  if [ "$status" -ne 0 ]; then
+    _tap_n=$((_tap_n + 1))
+    echo "not ok $_tap_n - $(basename "$0") exited with status $status (line ${_h2k_line:-?})"
+    echo "1..$_tap_n"
+    exit 1
+  fi
+  if [ "$_tap_n" -eq 0 ]; then
+    echo "ok 1 - $(basename "$0")"
+    _tap_n=1
+  fi
+  echo "1..$_tap_n"
+  [ "$_tap_failed" -eq 0 ] || exit 1
+  exit 0
+}
+trap _h2k_exit EXIT
+trap '_h2k_line=$LINENO' ERR
+trap 'exit 130' INT TERM
+
+# skip_all REASON: skip every test of this file.
+skip_all ()
+{
+  _skip_reason=$*
+  exit 77
+}
+
+# requires CMD ARGS...: skip this file unless CMD ARGS succeeds.
+requires ()
+{
+  if ! "$@" >/dev/null 2>&1; then
+    skip_all "requires: $*"
+  fi
+}
+
+# requires_root: skip unless running as root.
+requires_root ()
+{
+  [ "$(id -u)" -eq 0 ] || skip_all "requires root"
+}
+
+pass ()
+{
+  _tap_n=$((_tap_n + 1))
+  echo "ok $_tap_n - $*"
+}
+
+fail ()
+{
+  _tap_n=$((_tap_n + 1))
+  _tap_failed=$((_tap_failed + 1))
+  echo "not ok $_tap_n - $*"
+}
+
+skip ()
+{
+  _tap_n=$((_tap_n + 1))
+  echo "ok $_tap_n # SKIP $*"
+}
+
+# diag TEXT: a TAP comment (prove shows it with -v, or on failure).
+diag ()
+{
+  printf '%s\n' "$@" | sed 's/^/# /'
+}
+
+# ok DESC CMD ARGS...: one test point that passes when CMD exits 0.
+# Its stderr is shown as diagnostics if it fails.
+ok ()
+{
+  local desc=$1; shift
+  local err=$tmp/.stderr.$$
+  if "$@" 2>"$err"; then
+    pass "$desc"
+  else
+    local st=$?
+    fail "$desc (exit $st: $*)"
+    diag "$(tail -n 20 "$err")"
+  fi
+  rm -f "$err"
+}
+
+# expect_fail DESC PATTERN CMD ARGS...: CMD must exit non-zero but not crash
+# (no signal, no sanitizer report), and its stderr must match the extended
+# regular expression PATTERN (use '' to accept any message).  The exit
+# status may be pinned with EXPECT_STATUS=N.
+expect_fail ()
+{
+  local desc=$1 pattern=$2; shift 2
+  local err=$tmp/.stderr.$$ st=0
+  "$@" >/dev/null 2>"$err" || st=$?
+  if [ "$st" -eq 0 ]; then
+    fail "$desc (expected failure, got exit 0)"
+  elif [ "$st" -ge 124 ] || [[ "$H2K_CRASH_CODES" == *" $st "* ]] \
+       || grep -qE 'Sanitizer|runtime error:' "$err"; then
+    fail "$desc (crashed or timed out: exit $st)"
+    diag "$(tail -n 20 "$err")"
+  elif [ -n "${EXPECT_STATUS:-}" ] && [ "$st" -ne "$EXPECT_STATUS" ]; then
+    fail "$desc (exit $st, expected $EXPECT_STATUS)"
+    diag "$(tail -n 5 "$err")"
+  elif [ -n "$pattern" ] && ! grep -qE -- "$pattern" "$err"; then
+    fail "$desc (message does not match /$pattern/)"
+    diag "$(tail -n 5 "$err")"
+  else
+    pass "$desc"
+  fi
+  rm -f "$err"
+}
+
+# same_file DESC A B: the two files have identical contents.
+same_file ()
+{
+  if cmp -s "$2" "$3"; then pass "$1"; else fail "$1 ($2 and $3 differ)"; fi
+}
+
+# is DESC GOT EXPECTED: string equality.
+is ()
+{
+  if [ "$2" = "$3" ]; then pass "$1"; else fail "$1 (got '$2', expected '$3')"; fi
+}
+
+# sha256 FILE: print the SHA-256 of FILE (or of stdin with -).
+sha256 ()
+{
+  sha256sum "$1" | cut -d' ' -f1
+}
