@@ -59,7 +59,7 @@ TOOL_DIRS := $(sort $(notdir $(patsubst %/,%,$(wildcard tests/tools/*/))))
 TOOL_BINS := $(TOOL_DIRS:%=$(BIN)/tests/%)
 
 .SECONDARY:
-.PHONY: all check demo check-programs deps install uninstall clean vcsim
+.PHONY: all check check-valgrind demo check-programs deps install uninstall clean vcsim
 all: $(PROG_BINS) lib/libh2k.a
 
 # A stable path for the archive, whatever the build variant.
@@ -112,6 +112,10 @@ check: $(CHECK_DEPS)
 	  prove -j$(PROVE_JOBS) $(if $(filter 1,$(V)),-v) \
 	    --exec tests/run-test $(UNIT_BINS) $(TESTS)
 
+# The unit tests under valgrind: any error or definite leak fails.
+check-valgrind: $(UNIT_BINS)
+	@prove -j$(PROVE_JOBS) --exec 'valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite' $(UNIT_BINS)
+
 # A first run for newcomers: builds a VMware snapshot chain, flattens it
 # and checks the result against qemu-img.
 demo: all
@@ -136,7 +140,7 @@ deps:
 
 install: all
 	install -d '$(DESTDIR)$(BINDIR)' '$(DESTDIR)$(MANDIR)/man1'
-	install -m 755 $(PROG_BINS) $(SCRIPTS) '$(DESTDIR)$(BINDIR)'
+	$(if $(PROG_BINS)$(SCRIPTS),install -m 755 $(PROG_BINS) $(SCRIPTS) '$(DESTDIR)$(BINDIR)')
 	$(if $(MANPAGES),install -m 644 $(MANPAGES) '$(DESTDIR)$(MANDIR)/man1')
 
 uninstall:
