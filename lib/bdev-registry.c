@@ -5,8 +5,10 @@
 #include "bdev.h"
 
 extern const struct h2k_bdev_ops h2k_raw_ops;
+extern const struct h2k_bdev_ops h2k_vhd_ops;
 
 const struct h2k_bdev_ops *const h2k_bdev_drivers[] = {
+  &h2k_vhd_ops,
   &h2k_raw_ops,
   NULL,
 };

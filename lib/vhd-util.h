@@ -1,0 +1,26 @@
+/* Helpers the VHD and VHDX drivers share: UTF-16 names and the Windows
+ * paths their parent locators hold. */
+#ifndef H2K_VHD_UTIL_H
+#define H2K_VHD_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Convert LEN bytes of UTF-16 (BIG_ENDIAN or little-endian) to a malloc'd
+ * NUL-terminated UTF-8 string, stopping at the first NUL character.
+ * Returns NULL with h2k_seterr on malformed input (unpaired surrogates,
+ * embedded '/'-free checks are the caller's). */
+char *h2k_utf16_to_utf8 (const unsigned char *s, size_t len, bool big_endian);
+
+/* Turn a Windows path from a parent locator into one usable here:
+ * backslashes become slashes, a leading ".\" is dropped.  Returns a
+ * malloc'd string or NULL with h2k_seterr. */
+char *h2k_windows_path (const char *winpath);
+
+/* The last component of a Windows or POSIX path (a pointer into PATH). */
+const char *h2k_windows_basename (const char *path);
+
+/* True for paths that only make sense on Windows: "C:\...", "\\server\..." */
+bool h2k_windows_path_is_absolute (const char *winpath);
+
+#endif
