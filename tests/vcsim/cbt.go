@@ -381,4 +381,3 @@ func queryChangedDiskAreas(w http.ResponseWriter, req *request) {
 	}
 	writeSOAP(w, http.StatusOK, `<QueryChangedDiskAreasResponse xmlns="urn:vim25">`+string(out)+`</QueryChangedDiskAreasResponse>`)
 }
-
