@@ -6,9 +6,11 @@
 
 extern const struct h2k_bdev_ops h2k_raw_ops;
 extern const struct h2k_bdev_ops h2k_vhd_ops;
+extern const struct h2k_bdev_ops h2k_qcow2_ops;
 
 const struct h2k_bdev_ops *const h2k_bdev_drivers[] = {
   &h2k_vhd_ops,
+  &h2k_qcow2_ops,
   &h2k_raw_ops,
   NULL,
 };
