@@ -1,0 +1,321 @@
+/* img-convert: any source disk to qcow2 (or raw), streaming.
+ *
+ * The story: work out where the bytes come from (a file through the
+ * block-device layer, a pipe, or an OVA read in one pass), open the
+ * output as OUTPUT.part with the right writer, pump, and rename when
+ * everything succeeded.  Any failure removes the .part.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "h2k.h"
+#include "convert.h"
+#include "ova.h"
+#include "qcow2-format.h"
+#include "compress.h"
+#include "source.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <zstd.h>
+
+static void
+usage (FILE *f)
+{
+  fprintf (f,
+"Usage: img-convert [OPTION]... INPUT OUTPUT\n"
+"Convert a disk image to qcow2 (or raw), streaming, in bounded memory.\n"
+"\n"
+"INPUT is a disk file in any format h2k reads (raw, VMDK and its chains,\n"
+"VHD, VHDX, qcow2; detected from the content), an OVA (converted from the\n"
+"archive stream in one pass), or - for standard input (raw bytes, a\n"
+"streamOptimized VMDK or an OVA, detected from the first bytes).\n"
+"OUTPUT is written as OUTPUT.part and renamed when complete.\n"
+"\n"
+"  -O, --output-format=FMT   qcow2 (default) or raw (sparse; - is stdout)\n"
+"  -f, --format=FMT          the input format, instead of detecting it\n"
+"  -c, --compress            compress qcow2 clusters (zlib unless -o says)\n"
+"  -o, --options=OPTS        qcow2 options, comma-separated:\n"
+"                              cluster_size=SIZE (512 to 2M, default 64k)\n"
+"                              compression_type=zlib|zstd (implies -c)\n"
+"                              compression_level=N (zlib 1-9, zstd 1-%d)\n"
+"  -j, --jobs=N              compression threads (default: number of CPUs)\n"
+"      --disk=N              OVA: convert the Nth disk (from 1)\n"
+"      --all                 OVA: convert every disk into the directory OUTPUT\n"
+"      --sha256              print the SHA-256 of the guest-visible bytes\n"
+"      --progress[=FD]       a progress bar, or N/100 lines on FD\n"
+"  -h, --help                this help\n"
+"  -V, --version             the version\n"
+"\n"
+"Examples:\n"
+"  img-convert disk.vmdk disk.qcow2\n"
+"  img-convert -c -o compression_type=zstd disk.vhdx disk.qcow2\n"
+"  vmdk-flatten web01.vmdk - | img-convert - web01.qcow2\n"
+"  img-convert --all appliance.ova out/\n",
+           ZSTD_maxCLevel ());
+}
+
+enum { OPT_DISK = 256, OPT_ALL, OPT_SHA256, OPT_PROGRESS };
+
+static const struct option long_options[] = {
+  { "output-format", required_argument, NULL, 'O' },
+  { "format", required_argument, NULL, 'f' },
+  { "compress", no_argument, NULL, 'c' },
+  { "options", required_argument, NULL, 'o' },
+  { "jobs", required_argument, NULL, 'j' },
+  { "disk", required_argument, NULL, OPT_DISK },
+  { "all", no_argument, NULL, OPT_ALL },
+  { "sha256", no_argument, NULL, OPT_SHA256 },
+  { "progress", optional_argument, NULL, OPT_PROGRESS },
+  { "help", no_argument, NULL, 'h' },
+  { "version", no_argument, NULL, 'V' },
+  { NULL, 0, NULL, 0 },
+};
+
+static unsigned
+parse_uint (const char *what, const char *s, unsigned lo, unsigned hi)
+{
+  char *end;
+  errno = 0;
+  unsigned long v = strtoul (s, &end, 10);
+  if (errno || *s == '\0' || *end || *s == '-' || v < lo || v > hi)
+    h2k_die_status (2, "%s: '%s' must be a number from %u to %u", what, s,
+                    lo, hi);
+  return v;
+}
+
+/* -o cluster_size=64k,compression_type=zstd,compression_level=3 */
+static void
+parse_o (char *opts, struct out_options *o, bool *compress_implied)
+{
+  char *save = NULL;
+  for (char *kv = strtok_r (opts, ",", &save); kv;
+       kv = strtok_r (NULL, ",", &save)) {
+    char *val = strchr (kv, '=');
+    if (val == NULL)
+      h2k_die_status (2, "-o: '%s' is not KEY=VALUE", kv);
+    *val++ = '\0';
+    if (strcmp (kv, "cluster_size") == 0) {
+      uint64_t cs;
+      if (h2k_parse_size (val, &cs) == -1)
+        h2k_die_status (2, "-o cluster_size: %s", h2k_errmsg ());
+      unsigned bits = 0;
+      while (bits < 63 && (1ULL << bits) < cs)
+        bits++;
+      if ((1ULL << bits) != cs || bits < QCOW2_MIN_CLUSTER_BITS
+          || bits > QCOW2_MAX_CLUSTER_BITS)
+        h2k_die_status (2, "-o cluster_size: '%s' must be a power of 2 from 512 to 2M", val);
+      o->qcow2.cluster_bits = bits;
+    }
+    else if (strcmp (kv, "compression_type") == 0) {
+      if (strcmp (val, "zlib") == 0)
+        o->qcow2.compression_type = QCOW2_COMPRESSION_ZLIB;
+      else if (strcmp (val, "zstd") == 0)
+        o->qcow2.compression_type = QCOW2_COMPRESSION_ZSTD;
+      else
+        h2k_die_status (2, "-o compression_type: '%s' is not zlib or zstd", val);
+      *compress_implied = true;
+    }
+    else if (strcmp (kv, "compression_level") == 0)
+      o->qcow2.level = parse_uint ("-o compression_level", val, 1, 99);
+    else
+      h2k_die_status (2, "-o: unknown option '%s' (cluster_size, compression_type, compression_level)", kv);
+  }
+}
+
+static void
+print_digest (const unsigned char *d, const char *name, bool to_stderr)
+{
+  char hex[65];
+  for (int i = 0; i < 32; i++)
+    sprintf (hex + 2 * i, "%02x", d[i]);
+  fprintf (to_stderr ? stderr : stdout, "%s  %s\n", hex, name);
+}
+
+static void
+tick_progress (void *arg, uint64_t pos)
+{
+  h2k_progress_update (arg, pos);
+}
+
+/* Peek at the first bytes of a stream: an OVA, a VMDK or raw bytes. */
+static const char *
+sniff_stream (struct bstream *bs)
+{
+  unsigned char head[512];
+  ssize_t n = bstream_read (bs, head, sizeof head);
+  if (n < 0)
+    h2k_die ("%s", h2k_errmsg ());
+  if (bstream_unread (bs, head, n) == -1)
+    h2k_die ("%s", h2k_errmsg ());
+  if (n == 512 && memcmp (head + 257, "ustar", 5) == 0)
+    return "ova";
+  if (n >= 4 && memcmp (head, "KDMV", 4) == 0)
+    return "vmdk";
+  return "raw";
+}
+
+/* Is the file at PATH a tar archive (an OVA)?  The tar container is not a
+ * disk format, so it is recognised here rather than by a bdev driver. */
+static bool
+is_tar_file (const char *path)
+{
+  unsigned char head[512];
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd == -1)
+    return false;
+  ssize_t n = h2k_pread_full (fd, head, sizeof head, 0);
+  close (fd);
+  return n == 512 && memcmp (head + 257, "ustar", 5) == 0;
+}
+
+int
+main (int argc, char **argv)
+{
+  struct out_options oopt = {
+    .qcow2 = { .cluster_bits = 16, .compression_type = QCOW2_COMPRESSION_ZLIB },
+  };
+  const char *informat = NULL, *progress_opt = NULL;
+  bool compress = false, compress_implied = false, want_sha = false;
+  bool all = false;
+  unsigned disk = 0;
+  long ncpu = sysconf (_SC_NPROCESSORS_ONLN);
+  unsigned jobs = ncpu > 0 ? (ncpu > 256 ? 256 : ncpu) : 1;
+  int c;
+
+  h2k_set_program (argv[0]);
+  while ((c = getopt_long (argc, argv, "O:f:co:j:hV", long_options, NULL)) != -1) {
+    switch (c) {
+    case 'O':
+      if (strcmp (optarg, "qcow2") == 0)
+        oopt.raw = false;
+      else if (strcmp (optarg, "raw") == 0)
+        oopt.raw = true;
+      else
+        h2k_die_status (2, "-O: '%s' is not qcow2 or raw", optarg);
+      break;
+    case 'f':
+      informat = optarg;
+      break;
+    case 'c':
+      compress = true;
+      break;
+    case 'o':
+      parse_o (optarg, &oopt, &compress_implied);
+      break;
+    case 'j':
+      jobs = parse_uint ("-j", optarg, 1, 256);
+      break;
+    case OPT_DISK:
+      disk = parse_uint ("--disk", optarg, 1, 100000);
+      break;
+    case OPT_ALL:
+      all = true;
+      break;
+    case OPT_SHA256:
+      want_sha = true;
+      break;
+    case OPT_PROGRESS:
+      progress_opt = optarg ? optarg : "";
+      break;
+    case 'h':
+      usage (stdout);
+      return h2k_close_stdout () == 0 ? 0 : 1;
+    case 'V':
+      h2k_print_version ("img-convert");
+      return h2k_close_stdout () == 0 ? 0 : 1;
+    default:
+      usage (stderr);
+      return 2;
+    }
+  }
+  if (argc - optind != 2) {
+    fprintf (stderr, "%s: expected INPUT and OUTPUT (see --help)\n",
+             h2k_program ());
+    return 2;
+  }
+  const char *input = argv[optind], *output = argv[optind + 1];
+  oopt.qcow2.compress = compress || compress_implied;
+  oopt.qcow2.threads = jobs;
+  if (oopt.raw && oopt.qcow2.compress)
+    h2k_die_status (2, "compression needs -O qcow2");
+  if (oopt.qcow2.level
+      && compress_check_level (oopt.qcow2.compression_type, oopt.qcow2.level) == -1)
+    h2k_die_status (2, "-o compression_level: %s", h2k_errmsg ());
+  if (disk && all)
+    h2k_die_status (2, "--disk and --all exclude each other");
+
+  output_register_signals ();
+
+  /* Where the bytes come from. */
+  struct bstream stdin_bs = { 0 };
+  int stdin_fd = STDIN_FILENO;
+  const char *kind = "file";
+  if (strcmp (input, "-") == 0) {
+    bstream_init_fd (&stdin_bs, &stdin_fd, "stdin");
+    kind = informat ? informat : sniff_stream (&stdin_bs);
+    if (strcmp (kind, "raw") != 0 && strcmp (kind, "vmdk") != 0
+        && strcmp (kind, "ova") != 0)
+      h2k_die_status (2, "-f %s: standard input can be read only as raw, vmdk (streamOptimized) or ova", kind);
+  }
+  else if (informat ? strcmp (informat, "ova") == 0 : is_tar_file (input))
+    kind = "ova";
+
+  if (strcmp (kind, "ova") == 0) {
+    struct ova_options ov = {
+      .out = &oopt, .disk = disk, .all = all, .sha256 = want_sha,
+      .progress = progress_opt,
+    };
+    int r = strcmp (input, "-") == 0
+      ? ova_convert_stream (&stdin_bs, output, &ov)
+      : ova_convert_file (input, output, &ov);
+    bstream_free_pushback (&stdin_bs);
+    if (r == -1)
+      h2k_die ("%s", h2k_errmsg ());
+    return h2k_close_stdout () == 0 ? 0 : 1;
+  }
+  if (disk || all)
+    h2k_die_status (2, "--disk and --all apply to OVA input only");
+
+  struct source *src;
+  if (strcmp (kind, "file") == 0)
+    src = source_bdev_open (input, informat);
+  else if (strcmp (kind, "vmdk") == 0)
+    src = source_vmdk_stream_open (&stdin_bs, "stdin");
+  else
+    src = source_raw_stream_open (&stdin_bs, "stdin");
+  if (src == NULL)
+    h2k_die ("%s", h2k_errmsg ());
+
+  struct output out;
+  if (output_open (&out, output, &oopt, src->size) == -1) {
+    source_close (src);
+    h2k_die ("%s", h2k_errmsg ());
+  }
+
+  struct h2k_progress prog;
+  if (h2k_progress_init (&prog, progress_opt, input,
+                         src->size == SOURCE_SIZE_UNKNOWN ? 0 : src->size) == -1) {
+    output_abort (&out);
+    source_close (src);
+    h2k_die_status (2, "%s", h2k_errmsg ());
+  }
+  unsigned char digest[32];
+  if (convert (src, &out, want_sha ? digest : NULL, tick_progress, &prog) == -1
+      || output_commit (&out) == -1) {
+    output_abort (&out);
+    source_close (src);
+    bstream_free_pushback (&stdin_bs);
+    h2k_die ("%s", h2k_errmsg ());
+  }
+  h2k_progress_finish (&prog);
+  source_close (src);
+  if (strcmp (input, "-") == 0)
+    bstream_free_pushback (&stdin_bs);
+  if (want_sha)
+    print_digest (digest, output, out.of.is_stdout);
+  return h2k_close_stdout () == 0 ? 0 : 1;
+}
