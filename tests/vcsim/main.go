@@ -73,6 +73,7 @@ func main() {
 	cbtBlock := flag.Int64("cbt-block", 65536, "QueryChangedDiskAreas block size in bytes")
 	cbtSpan := flag.Int64("cbt-span", 1<<30, "QueryChangedDiskAreas: bytes of disk covered by one reply")
 	odd := flag.Bool("odd", false, "add the odd-names inventory (names with spaces, unicode, '/', '&', '<', quotes, '../../x'; several disks, NICs, snapshots, EFI)")
+	inventory := flag.String("inventory-json", "", "write the simulator's own view of its VMs to this file (JSON lines)")
 	garbage := flag.String("garbage", "", "answer every /sdk request with this instead of SOAP: \"html\" or \"junk\"")
 	flag.Parse()
 
@@ -111,6 +112,13 @@ func main() {
 		if err := addOddInventory(model); err != nil {
 			model.Remove()
 			log.Fatalf("odd-names inventory: %s", err)
+		}
+	}
+
+	if *inventory != "" {
+		if err := writeInventory(*inventory); err != nil {
+			model.Remove()
+			log.Fatalf("-inventory-json: %s", err)
 		}
 	}
 

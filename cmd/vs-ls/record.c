@@ -1,0 +1,450 @@
+/* The VM record (DESIGN.md section 2) from a VirtualMachine's properties.
+ * A field the server did not give is left out, never invented. */
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "vs-ls.h"
+
+/* The properties a VM record needs; nothing else is asked for. */
+const char *const vm_paths[] = {
+  "name", "config.uuid", "config.instanceUuid", "config.guestId",
+  "config.guestFullName", "config.firmware",
+  "config.bootOptions.efiSecureBootEnabled", "config.version",
+  "config.hardware.numCPU", "config.hardware.numCoresPerSocket",
+  "config.hardware.memoryMB", "config.hardware.device",
+  "config.changeTrackingEnabled", "config.template",
+  "runtime.powerState", "runtime.host", "snapshot",
+  "summary.config.vmPathName", NULL
+};
+
+/* The same, plus the file layout for --chain. */
+const char *const vm_chain_paths[] = {
+  "name", "config.uuid", "config.instanceUuid", "config.guestId",
+  "config.guestFullName", "config.firmware",
+  "config.bootOptions.efiSecureBootEnabled", "config.version",
+  "config.hardware.numCPU", "config.hardware.numCoresPerSocket",
+  "config.hardware.memoryMB", "config.hardware.device",
+  "config.changeTrackingEnabled", "config.template",
+  "runtime.powerState", "runtime.host", "snapshot",
+  "summary.config.vmPathName", "layoutEx.file", "layoutEx.disk", NULL
+};
+
+static void
+set_str (json_object *obj, const char *key, const char *val)
+{
+  if (val)
+    json_object_object_add (obj, key, json_object_new_string (val));
+}
+
+/* Copy a property's text into the record under KEY. */
+static void
+prop_str (json_object *rec, xmlNode *o, const char *prop, const char *key)
+{
+  xmlNode *v = h2k_vs_prop (o, prop);
+  if (v) {
+    char *s = h2k_xml_text (v);
+    set_str (rec, key, s);
+    free (s);
+  }
+}
+
+static void
+prop_int (json_object *rec, xmlNode *o, const char *prop, const char *key)
+{
+  xmlNode *v = h2k_vs_prop (o, prop);
+  char *s = v ? h2k_xml_text (v) : NULL;
+  char *end;
+  if (s && *s) {
+    long long n = strtoll (s, &end, 10);
+    if (*end == '\0')
+      json_object_object_add (rec, key, json_object_new_int64 (n));
+  }
+  free (s);
+}
+
+static void
+prop_bool (json_object *rec, xmlNode *o, const char *prop, const char *key)
+{
+  xmlNode *v = h2k_vs_prop (o, prop);
+  char *s = v ? h2k_xml_text (v) : NULL;
+  if (s && (strcmp (s, "true") == 0 || strcmp (s, "false") == 0))
+    json_object_object_add (rec, key, json_object_new_boolean (s[0] == 't'));
+  free (s);
+}
+
+static void
+child_str (json_object *rec, xmlNode *n, const char *child, const char *key)
+{
+  char *s = h2k_xml_child_text (n, child);
+  if (s && *s)
+    set_str (rec, key, s);
+  free (s);
+}
+
+static void
+child_int (json_object *rec, xmlNode *n, const char *child, const char *key)
+{
+  int64_t v;
+  if (h2k_xml_child_int64 (n, child, &v))
+    json_object_object_add (rec, key, json_object_new_int64 (v));
+}
+
+static void
+child_bool (json_object *rec, xmlNode *n, const char *child, const char *key)
+{
+  bool v;
+  if (h2k_xml_child_bool (n, child, &v))
+    json_object_object_add (rec, key, json_object_new_boolean (v));
+}
+
+/* xsd:dateTime ("2026-11-01T10:00:00.123+02:00") to RFC 3339 UTC. */
+static char *
+rfc3339_utc (const char *s)
+{
+  struct tm tm = { 0 };
+  const char *p = strptime (s, "%Y-%m-%dT%H:%M:%S", &tm);
+  if (!p)
+    return NULL;
+  if (*p == '.')
+    while (*++p >= '0' && *p <= '9')
+      ;
+  long offset = 0;
+  if (*p == '+' || *p == '-') {
+    int hh, mm;
+    if (sscanf (p + 1, "%d:%d", &hh, &mm) != 2)
+      return NULL;
+    offset = (hh * 60 + mm) * 60 * (*p == '-' ? -1 : 1);
+  }
+  else if (*p != 'Z' && *p != '\0')
+    return NULL;
+  time_t t = timegm (&tm) - offset;
+  struct tm utc;
+  char out[32];
+  if (!gmtime_r (&t, &utc) || !strftime (out, sizeof out, "%Y-%m-%dT%H:%M:%SZ", &utc))
+    return NULL;
+  return strdup (out);
+}
+
+static const char *
+short_name (const char *type, const char *const table[][2])
+{
+  for (size_t i = 0; type && table[i][0]; i++)
+    if (strcmp (type, table[i][0]) == 0)
+      return table[i][1];
+  return NULL;
+}
+
+static const char *const controller_types[][2] = {
+  { "ParaVirtualSCSIController", "pvscsi" },
+  { "VirtualLsiLogicController", "lsilogic" },
+  { "VirtualLsiLogicSASController", "lsilogic-sas" },
+  { "VirtualBusLogicController", "buslogic" },
+  { "VirtualAHCIController", "sata" },
+  { "VirtualSATAController", "sata" },
+  { "VirtualIDEController", "ide" },
+  { "VirtualNVMEController", "nvme" },
+  { NULL, NULL }
+};
+
+static const char *const nic_types[][2] = {
+  { "VirtualVmxnet3", "vmxnet3" },
+  { "VirtualVmxnet3Vrdma", "vmxnet3-vrdma" },
+  { "VirtualVmxnet2", "vmxnet2" },
+  { "VirtualVmxnet", "vmxnet" },
+  { "VirtualE1000", "e1000" },
+  { "VirtualE1000e", "e1000e" },
+  { "VirtualPCNet32", "pcnet32" },
+  { "VirtualSriovEthernetCard", "sriov" },
+  { NULL, NULL }
+};
+
+static const char *const disk_backings[][2] = {
+  { "VirtualDiskFlatVer2BackingInfo", "flat" },
+  { "VirtualDiskFlatVer1BackingInfo", "flat1" },
+  { "VirtualDiskSparseVer2BackingInfo", "sparse" },
+  { "VirtualDiskSparseVer1BackingInfo", "sparse1" },
+  { "VirtualDiskSeSparseBackingInfo", "sesparse" },
+  { "VirtualDiskRawDiskMappingVer1BackingInfo", "rdm" },
+  { "VirtualDiskRawDiskVer2BackingInfo", "raw" },
+  { "VirtualDiskLocalPMemBackingInfo", "pmem" },
+  { NULL, NULL }
+};
+
+struct controller {
+  int64_t key;
+  const char *kind;
+  int64_t bus;
+};
+DEFINE_VECTOR_TYPE (controller_vector, struct controller);
+
+/* The datastore name of a backing: from its datastore moref, else from
+ * the "[name]" of its file name. */
+static void
+backing_datastore (struct ls *ls, json_object *rec, xmlNode *backing,
+                   const char *file)
+{
+  xmlNode *ds = h2k_xml_child (backing, "datastore");
+  if (ds) {
+    char *moref = h2k_xml_text (ds);
+    const char *name = moref ? name_of (ls, "Datastore", moref) : NULL;
+    free (moref);
+    if (name) {
+      set_str (rec, "datastore", name);
+      return;
+    }
+  }
+  char *dsname = NULL, *path = NULL;
+  if (file && h2k_vs_parse_dspath (file, &dsname, &path) == 0)
+    set_str (rec, "datastore", dsname);
+  free (dsname);
+  free (path);
+}
+
+/* The chain from the backing's parent links, base first (used when the
+ * server gives no layoutEx). */
+static json_object *
+parent_chain (xmlNode *backing)
+{
+  json_object *top_first = json_object_new_array ();
+  for (xmlNode *b = backing; b; b = h2k_xml_child (b, "parent")) {
+    char *f = h2k_xml_child_text (b, "fileName");
+    if (f)
+      json_object_array_add (top_first, json_object_new_string (f));
+    free (f);
+  }
+  json_object *chain = json_object_new_array ();
+  for (size_t i = json_object_array_length (top_first); i > 0; i--)
+    json_object_array_add (chain, json_object_get (json_object_array_get_idx (top_first, i - 1)));
+  json_object_put (top_first);
+  return chain;
+}
+
+/* layoutEx: the chain of disk KEY, base first, and its files. */
+static void
+layout_chain (xmlNode *o, int64_t key, json_object *disk)
+{
+  xmlNode *files = h2k_vs_prop (o, "layoutEx.file");
+  xmlNode *disks = h2k_vs_prop (o, "layoutEx.disk");
+  xmlNode *layout = NULL;
+
+  for (xmlNode *d = disks ? h2k_xml_child (disks, NULL) : NULL; d;
+       d = h2k_xml_next (d, NULL)) {
+    int64_t k;
+    if (h2k_xml_child_int64 (d, "key", &k) && k == key)
+      layout = d;
+  }
+  if (!layout || !files)
+    return;
+
+  json_object *chain = json_object_new_array ();
+  json_object *cfiles = json_object_new_array ();
+  for (xmlNode *unit = h2k_xml_child (layout, "chain"); unit;
+       unit = h2k_xml_next (unit, "chain")) {
+    for (xmlNode *fk = h2k_xml_child (unit, "fileKey"); fk;
+         fk = h2k_xml_next (fk, "fileKey")) {
+      char *ks = h2k_xml_text (fk);
+      int64_t want = ks ? atoll (ks) : -1;
+      free (ks);
+      for (xmlNode *f = h2k_xml_child (files, NULL); f; f = h2k_xml_next (f, NULL)) {
+        int64_t fkey;
+        if (!h2k_xml_child_int64 (f, "key", &fkey) || fkey != want)
+          continue;
+        json_object *jf = json_object_new_object ();
+        child_str (jf, f, "name", "name");
+        child_str (jf, f, "type", "type");
+        child_int (jf, f, "size", "size");
+        char *type = h2k_xml_child_text (f, "type");
+        char *name = h2k_xml_child_text (f, "name");
+        if (type && name && strcmp (type, "diskDescriptor") == 0)
+          json_object_array_add (chain, json_object_new_string (name));
+        free (type);
+        free (name);
+        json_object_array_add (cfiles, jf);
+      }
+    }
+  }
+  json_object_object_add (disk, "chain", chain);
+  json_object_object_add (disk, "chain_files", cfiles);
+}
+
+static json_object *
+disk_record (struct ls *ls, xmlNode *o, xmlNode *dev, const controller_vector *ctrls)
+{
+  json_object *d = json_object_new_object ();
+  xmlNode *backing = h2k_xml_child (dev, "backing");
+  int64_t key = -1, ckey = -1, kb;
+
+  child_int (d, dev, "key", "key");
+  h2k_xml_child_int64 (dev, "key", &key);
+  child_str (d, h2k_xml_child (dev, "deviceInfo"), "label", "label");
+
+  char *file = h2k_xml_child_text (backing, "fileName");
+  set_str (d, "file", file);
+  backing_datastore (ls, d, backing, file);
+  free (file);
+
+  int64_t bytes;
+  if (h2k_xml_child_int64 (dev, "capacityInBytes", &bytes) && bytes > 0)
+    json_object_object_add (d, "capacity", json_object_new_int64 (bytes));
+  else if (h2k_xml_child_int64 (dev, "capacityInKB", &kb))
+    json_object_object_add (d, "capacity", json_object_new_int64 (kb * 1024));
+
+  if (h2k_xml_child_int64 (dev, "controllerKey", &ckey))
+    for (size_t i = 0; i < ctrls->len; i++)
+      if (ctrls->ptr[i].key == ckey) {
+        set_str (d, "controller", ctrls->ptr[i].kind);
+        json_object_object_add (d, "bus", json_object_new_int64 (ctrls->ptr[i].bus));
+      }
+  child_int (d, dev, "unitNumber", "unit");
+
+  char *btype = h2k_xml_type (backing);
+  set_str (d, "backing", short_name (btype, disk_backings));
+  free (btype);
+  child_bool (d, backing, "thinProvisioned", "thin");
+  child_str (d, backing, "diskMode", "mode");
+  child_str (d, backing, "changeId", "change_id");
+  child_str (d, backing, "uuid", "uuid");
+  child_str (d, backing, "compatibilityMode", "rdm_mode");
+  child_str (d, backing, "deviceName", "rdm_device");
+
+  if (ls->o->chain) {
+    layout_chain (o, key, d);
+    if (!json_object_object_get_ex (d, "chain", NULL))
+      json_object_object_add (d, "chain", parent_chain (backing));
+  }
+  return d;
+}
+
+static json_object *
+nic_record (struct ls *ls, xmlNode *dev, const char *kind)
+{
+  json_object *n = json_object_new_object ();
+  xmlNode *backing = h2k_xml_child (dev, "backing");
+
+  child_int (n, dev, "key", "key");
+  child_str (n, h2k_xml_child (dev, "deviceInfo"), "label", "label");
+  child_str (n, dev, "macAddress", "mac");
+  child_str (n, dev, "addressType", "mac_type");
+  set_str (n, "type", kind);
+
+  /* A standard port group names itself; a distributed one is named by
+   * looking up its key; an NSX network by its id. */
+  char *btype = h2k_xml_type (backing);
+  if (btype && strcmp (btype, "VirtualEthernetCardDistributedVirtualPortBackingInfo") == 0) {
+    char *pg = h2k_xml_child_text (h2k_xml_child (backing, "port"), "portgroupKey");
+    const char *name = pg ? name_of (ls, "DistributedVirtualPortgroup", pg) : NULL;
+    set_str (n, "network", name);
+    set_str (n, "portgroup_key", pg);
+    free (pg);
+  }
+  else if (btype && strcmp (btype, "VirtualEthernetCardOpaqueNetworkBackingInfo") == 0)
+    child_str (n, backing, "opaqueNetworkId", "network");
+  else
+    child_str (n, backing, "deviceName", "network");
+  free (btype);
+
+  xmlNode *conn = h2k_xml_child (dev, "connectable");
+  child_bool (n, conn, "startConnected", "start_connected");
+  return n;
+}
+
+static void
+add_snapshots (json_object *list, xmlNode *tree, const char *parent)
+{
+  for (xmlNode *t = tree; t; t = h2k_xml_next (t, (const char *) tree->name)) {
+    json_object *s = json_object_new_object ();
+    char *moref = h2k_xml_child_text (t, "snapshot");
+    set_str (s, "moref", moref);
+    child_str (s, t, "name", "name");
+    child_str (s, t, "description", "description");
+    child_int (s, t, "id", "id");
+    char *created = h2k_xml_child_text (t, "createTime");
+    char *utc = created ? rfc3339_utc (created) : NULL;
+    set_str (s, "created", utc);
+    free (created);
+    free (utc);
+    child_str (s, t, "state", "power_state");
+    child_bool (s, t, "quiesced", "quiesced");
+    set_str (s, "parent", parent);
+    json_object_array_add (list, s);
+    add_snapshots (list, h2k_xml_child (t, "childSnapshotList"), moref);
+    free (moref);
+  }
+}
+
+json_object *
+vm_record (struct ls *ls, const struct dc *dc, const char *moref, xmlNode *o)
+{
+  json_object *rec = json_object_new_object ();
+  set_str (rec, "kind", "vm");
+  prop_str (rec, o, "name", "name");
+  set_str (rec, "moref", moref);
+  prop_str (rec, o, "config.uuid", "uuid");
+  prop_str (rec, o, "config.instanceUuid", "instance_uuid");
+  set_str (rec, "datacenter", dc->name);
+  set_str (rec, "dc_path", dc->path);
+
+  xmlNode *host = h2k_vs_prop (o, "runtime.host");
+  if (host) {
+    char *hm = h2k_xml_text (host);
+    set_str (rec, "host", hm ? name_of (ls, "HostSystem", hm) : NULL);
+    free (hm);
+  }
+  prop_str (rec, o, "runtime.powerState", "power_state");
+  prop_str (rec, o, "config.guestId", "guest_id");
+  prop_str (rec, o, "config.guestFullName", "guest_name");
+  prop_str (rec, o, "config.firmware", "firmware");
+  prop_bool (rec, o, "config.bootOptions.efiSecureBootEnabled", "secure_boot");
+  prop_int (rec, o, "config.hardware.numCPU", "cpus");
+  prop_int (rec, o, "config.hardware.numCoresPerSocket", "cores_per_socket");
+  prop_int (rec, o, "config.hardware.memoryMB", "memory_mib");
+  prop_str (rec, o, "config.version", "hw_version");
+  prop_bool (rec, o, "config.changeTrackingEnabled", "cbt");
+  prop_bool (rec, o, "config.template", "template");
+  prop_str (rec, o, "summary.config.vmPathName", "vmx");
+
+  /* Devices: controllers first, so that disks can name theirs. */
+  xmlNode *devs = h2k_vs_prop (o, "config.hardware.device");
+  controller_vector ctrls = { 0 };
+  for (xmlNode *d = devs ? h2k_xml_child (devs, NULL) : NULL; d; d = h2k_xml_next (d, NULL)) {
+    char *type = h2k_xml_type (d);
+    const char *kind = short_name (type, controller_types);
+    struct controller c = { .kind = kind, .bus = 0 };
+    if (kind && h2k_xml_child_int64 (d, "key", &c.key)) {
+      h2k_xml_child_int64 (d, "busNumber", &c.bus);
+      controller_vector_append (&ctrls, c);
+    }
+    free (type);
+  }
+  json_object *disks = json_object_new_array ();
+  json_object *nics = json_object_new_array ();
+  for (xmlNode *d = devs ? h2k_xml_child (devs, NULL) : NULL; d; d = h2k_xml_next (d, NULL)) {
+    char *type = h2k_xml_type (d);
+    const char *nic = short_name (type, nic_types);
+    if (type && strcmp (type, "VirtualDisk") == 0)
+      json_object_array_add (disks, disk_record (ls, o, d, &ctrls));
+    else if (nic)
+      json_object_array_add (nics, nic_record (ls, d, nic));
+    free (type);
+  }
+  controller_vector_reset (&ctrls);
+  if (devs) {
+    json_object_object_add (rec, "disks", disks);
+    json_object_object_add (rec, "nics", nics);
+  }
+  else {
+    json_object_put (disks);
+    json_object_put (nics);
+  }
+
+  xmlNode *snap = h2k_vs_prop (o, "snapshot");
+  json_object *snaps = json_object_new_array ();
+  if (snap) {
+    add_snapshots (snaps, h2k_xml_child (snap, "rootSnapshotList"), NULL);
+    child_str (rec, snap, "currentSnapshot", "current_snapshot");
+  }
+  json_object_object_add (rec, "snapshots", snaps);
+  return rec;
+}

@@ -1,0 +1,302 @@
+/* Listing VMs without scanning the universe.
+ *
+ * Unfiltered, one paged RetrievePropertiesEx over a container view of the
+ * datacenter's VM folder (or --folder) asks for exactly the record's
+ * properties.  Filtered, a first pass asks only for what the filters need
+ * (the name, the power state, the host), and a second asks for the full
+ * properties of the VMs that passed, by moref.  --host, --cluster and
+ * --datastore are resolved to their hosts' and datastores' VM lists first. */
+
+#include <search.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vs-ls.h"
+
+/* A set of morefs (VM or host values), kept sorted for bsearch. */
+static int
+cmp_str (const void *a, const void *b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+static bool
+in_set (const string_vector *set, const char *v)
+{
+  return bsearch (&v, set->ptr, set->len, sizeof (char *), cmp_str) != NULL;
+}
+
+static void
+free_set (string_vector *set)
+{
+  for (size_t i = 0; i < set->len; i++)
+    free (set->ptr[i]);
+  string_vector_reset (set);
+}
+
+/* Add every moref in an ArrayOfManagedObjectReference <val>. */
+static int
+add_morefs (string_vector *set, xmlNode *val)
+{
+  for (xmlNode *m = val ? h2k_xml_child (val, NULL) : NULL; m; m = h2k_xml_next (m, NULL)) {
+    char *s = h2k_xml_text (m);
+    if (!s || string_vector_append (set, s) == -1) {
+      free (s);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+struct collect {
+  const char *glob;              /* match the name, or NULL for all */
+  const char *prop;              /* the list property to collect */
+  string_vector *into;
+  size_t matched;
+};
+
+static int
+collect_cb (void *opaque, const char *type, const char *moref, xmlNode *o)
+{
+  struct collect *c = opaque;
+  xmlNode *n = h2k_vs_prop (o, "name");
+  char *name = n ? h2k_xml_text (n) : NULL;
+  bool match = !c->glob || (name && glob_match (c->glob, name));
+  free (name);
+  if (!match)
+    return 0;
+  c->matched++;
+  if (!c->prop) {
+    char *m = strdup (moref);
+    return m && string_vector_append (c->into, m) == 0 ? 0 : -1;
+  }
+  return add_morefs (c->into, h2k_vs_prop (o, c->prop));
+}
+
+/* Objects of TYPE under FOLDER whose name matches GLOB: their PROP lists
+ * (or their own morefs when PROP is NULL) go into INTO. */
+static int
+collect (struct ls *ls, const char *folder, const char *type, const char *glob,
+         const char *prop, string_vector *into, size_t *matched)
+{
+  const char *types[] = { type, NULL };
+  const char *paths[] = { "name", prop, NULL };
+  char *view = h2k_vs_create_view (ls->vs, "Folder", folder, types);
+  if (!view)
+    return -1;
+  struct collect c = { glob, prop, into, 0 };
+  int r = h2k_vs_retrieve (ls->vs, view, NULL, 0, type, paths,
+                           ls->o->page_size, collect_cb, &c);
+  h2k_vs_destroy_view (ls->vs, view);
+  free (view);
+  if (matched)
+    *matched = c.matched;
+  return r;
+}
+
+struct pass {
+  struct ls *ls;
+  const struct dc *dc;
+  const string_vector *hosts;     /* allowed runtime.host values, or NULL */
+  const string_vector *vms;       /* allowed VMs (datastore filter), or NULL */
+  string_vector *matched;         /* first pass: VMs that passed */
+};
+
+static bool
+name_passes (const struct ls_opts *o, const char *name)
+{
+  if (o->vm_globs.len == 0)
+    return true;
+  for (size_t i = 0; i < o->vm_globs.len; i++)
+    if (name && glob_match (o->vm_globs.ptr[i], name))
+      return true;
+  return false;
+}
+
+static int
+filter_cb (void *opaque, const char *type, const char *moref, xmlNode *o)
+{
+  struct pass *p = opaque;
+  const struct ls_opts *opt = p->ls->o;
+
+  if (p->vms && !in_set (p->vms, moref))
+    return 0;
+  xmlNode *n = h2k_vs_prop (o, "name");
+  char *name = n ? h2k_xml_text (n) : NULL;
+  bool pass = name_passes (opt, name);
+  free (name);
+  if (pass && opt->power_state) {
+    xmlNode *ps = h2k_vs_prop (o, "runtime.powerState");
+    char *s = ps ? h2k_xml_text (ps) : NULL;
+    pass = s && strcmp (s, opt->power_state) == 0;
+    free (s);
+  }
+  if (pass && p->hosts) {
+    xmlNode *h = h2k_vs_prop (o, "runtime.host");
+    char *s = h ? h2k_xml_text (h) : NULL;
+    pass = s && in_set (p->hosts, s);
+    free (s);
+  }
+  if (!pass)
+    return 0;
+  char *m = strdup (moref);
+  return m && string_vector_append (p->matched, m) == 0 ? 0 : -1;
+}
+
+static int
+record_cb (void *opaque, const char *type, const char *moref, xmlNode *o)
+{
+  struct pass *p = opaque;
+  json_object *rec = vm_record (p->ls, p->dc, moref, o);
+  if (!rec)
+    return h2k_seterr ("out of memory");
+  return emit (p->ls, rec);
+}
+
+/* The container to list: the datacenter's VM folder, or --folder in it. */
+static char *
+container (struct ls *ls, const struct dc *dc)
+{
+  const char *f = ls->o->folder;
+  if (!f)
+    return strdup (dc->vm_folder);
+
+  char *path;
+  if (f[0] == '/') {
+    /* An absolute inventory path must lie in this datacenter. */
+    size_t n = strlen (dc->path);
+    if (strncmp (f + 1, dc->path, n) != 0 || (f[1 + n] != '/' && f[1 + n] != '\0'))
+      return strdup ("");
+    path = strdup (f + 1);
+  }
+  else if (asprintf (&path, "%s/vm/%s", dc->path, f) == -1)
+    path = NULL;
+  if (!path) {
+    h2k_seterr ("out of memory");
+    return NULL;
+  }
+  char *moref = find_by_path (ls, path);
+  free (path);
+  if (!moref && *h2k_errmsg ())
+    return NULL;
+  return moref ? moref : strdup ("");
+}
+
+int
+list_vms (struct ls *ls, const struct dc *dc)
+{
+  const struct ls_opts *o = ls->o;
+  const char *const *paths = o->chain ? vm_chain_paths : vm_paths;
+  string_vector hosts = { 0 }, ds_vms = { 0 }, matched = { 0 };
+  char *folder = container (ls, dc);
+  char *view = NULL;
+  int r = -1;
+
+  if (!folder)
+    return -1;
+  if (!*folder) {
+    /* --folder names nothing in this datacenter. */
+    free (folder);
+    return 0;
+  }
+
+  bool filtered = o->vm_globs.len || o->power_state || o->host || o->cluster
+    || o->datastore;
+
+  /* Hosts allowed by --cluster and --host. */
+  if (o->cluster || o->host) {
+    string_vector cluster_hosts = { 0 };
+    size_t n;
+    if (o->cluster) {
+      if (collect (ls, dc->host_folder, "ClusterComputeResource", o->cluster,
+                   "host", &cluster_hosts, &n) == -1)
+        goto out;
+      qsort (cluster_hosts.ptr, cluster_hosts.len, sizeof (char *), cmp_str);
+    }
+    if (o->host) {
+      string_vector named = { 0 };
+      if (collect (ls, dc->host_folder, "HostSystem", o->host, NULL, &named, &n) == -1) {
+        free_set (&cluster_hosts);
+        goto out;
+      }
+      for (size_t i = 0; i < named.len; i++) {
+        if (!o->cluster || in_set (&cluster_hosts, named.ptr[i])) {
+          string_vector_append (&hosts, named.ptr[i]);
+          named.ptr[i] = NULL;
+        }
+        free (named.ptr[i]);
+      }
+      string_vector_reset (&named);
+      free_set (&cluster_hosts);
+    }
+    else
+      hosts = cluster_hosts;
+    qsort (hosts.ptr, hosts.len, sizeof (char *), cmp_str);
+  }
+
+  /* VMs allowed by --datastore: the datastores' own VM lists. */
+  if (o->datastore) {
+    if (collect (ls, dc->datastore_folder, "Datastore", o->datastore, "vm",
+                 &ds_vms, NULL) == -1)
+      goto out;
+    qsort (ds_vms.ptr, ds_vms.len, sizeof (char *), cmp_str);
+  }
+
+  static const char *const types[] = { "VirtualMachine", NULL };
+  view = h2k_vs_create_view (ls->vs, "Folder", folder, types);
+  if (!view)
+    goto out;
+
+  struct pass p = { ls, dc, (o->cluster || o->host) ? &hosts : NULL,
+                    o->datastore ? &ds_vms : NULL, &matched };
+  if (!filtered) {
+    r = h2k_vs_retrieve (ls->vs, view, NULL, 0, "VirtualMachine", paths,
+                         o->page_size, record_cb, &p);
+    goto out;
+  }
+
+  const char *filter_paths[4] = { "name" };
+  size_t np = 1;
+  if (o->power_state)
+    filter_paths[np++] = "runtime.powerState";
+  if (o->cluster || o->host)
+    filter_paths[np++] = "runtime.host";
+  filter_paths[np] = NULL;
+  if (h2k_vs_retrieve (ls->vs, view, NULL, 0, "VirtualMachine", filter_paths,
+                       o->page_size, filter_cb, &p) == -1)
+    goto out;
+
+  /* Second pass: the full record of the VMs that passed, a page at a time. */
+  for (size_t i = 0; i < matched.len; i += o->page_size) {
+    size_t n = matched.len - i < (size_t) o->page_size ? matched.len - i : (size_t) o->page_size;
+    struct h2k_moref *objs = calloc (n, sizeof *objs);
+    if (!objs) {
+      h2k_seterr ("out of memory");
+      goto out;
+    }
+    for (size_t j = 0; j < n; j++)
+      objs[j] = (struct h2k_moref) { "VirtualMachine", matched.ptr[i + j] };
+    int rr = h2k_vs_retrieve (ls->vs, NULL, objs, n, "VirtualMachine", paths,
+                              o->page_size, record_cb, &p);
+    free (objs);
+    if (rr == -1)
+      goto out;
+  }
+  r = 0;
+
+ out:
+  if (view) {
+    /* Keep the listing's error, whatever DestroyView says. */
+    char *msg = r == -1 ? strdup (h2k_errmsg ()) : NULL;
+    h2k_vs_destroy_view (ls->vs, view);
+    if (msg)
+      h2k_seterr ("%s", msg);
+    free (msg);
+  }
+  free (view);
+  free (folder);
+  free_set (&hosts);
+  free_set (&ds_vms);
+  free_set (&matched);
+  return r;
+}

@@ -1,0 +1,81 @@
+/* vs-ls: declarations shared by its files. */
+#ifndef VS_LS_H
+#define VS_LS_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <json-c/json.h>
+
+#include "h2k.h"
+#include "vsphere.h"
+
+DEFINE_VECTOR_TYPE (string_vector, char *);
+
+/* What the user asked for. */
+struct ls_opts {
+  const char *type;              /* vm, datastore, host, datacenter, network */
+  string_vector vm_globs;
+  const char *folder;
+  const char *cluster;
+  const char *host;
+  const char *datastore;
+  const char *power_state;
+  bool chain;
+  int page_size;
+  bool stats;                    /* --stats: round trips on stderr */
+};
+
+/* A datacenter and where its trees start. */
+struct dc {
+  char *moref;
+  char *name;
+  char *path;                    /* inventory path: "DC0", "F0/DC0" */
+  char *vm_folder;
+  char *host_folder;
+  char *datastore_folder;
+  char *network_folder;
+};
+DEFINE_VECTOR_TYPE (dc_vector, struct dc);
+
+/* A moref -> name cache, so that hosts, datastores and networks named by
+ * many VMs are asked for once. */
+struct name_entry {
+  char *type;
+  char *moref;
+  char *name;                    /* NULL when the server does not know it */
+};
+DEFINE_VECTOR_TYPE (name_vector, struct name_entry);
+
+struct ls {
+  struct h2k_vs *vs;
+  struct ls_opts *o;
+  FILE *out;                     /* records, written to stdout at the end */
+  name_vector names;
+  unsigned long printed;
+};
+
+/* inventory.c */
+int list_datacenters (struct ls *ls, dc_vector *dcs);
+void free_datacenters (dc_vector *dcs);
+const char *name_of (struct ls *ls, const char *type, const char *moref);
+void free_names (struct ls *ls);
+char *find_by_path (struct ls *ls, const char *path);
+bool glob_match (const char *pattern, const char *name);
+int emit (struct ls *ls, json_object *rec);
+
+/* vms.c */
+int list_vms (struct ls *ls, const struct dc *dc);
+
+/* others.c */
+int list_datastores (struct ls *ls, const struct dc *dc);
+int list_hosts (struct ls *ls, const struct dc *dc);
+int list_networks (struct ls *ls, const struct dc *dc);
+int print_datacenter (struct ls *ls, const struct dc *dc);
+
+/* record.c: the VM record from a VirtualMachine's properties. */
+extern const char *const vm_paths[];
+extern const char *const vm_chain_paths[];
+json_object *vm_record (struct ls *ls, const struct dc *dc, const char *moref,
+                        xmlNode *objects);
+
+#endif
