@@ -109,7 +109,7 @@ each_object (xmlNode *rv, h2k_vs_object_fn fn, void *opaque, char **token)
   *token = h2k_xml_child_text (rv, "token");
   for (xmlNode *o = h2k_xml_child (rv, "objects"); o; o = h2k_xml_next (o, "objects")) {
     xmlNode *obj = h2k_xml_child (o, "obj");
-    xmlChar *type = obj ? xmlGetProp (obj, BAD_CAST "type") : NULL;
+    xmlChar *type = obj ? xmlGetNoNsProp (obj, BAD_CAST "type") : NULL;
     CLEANUP_FREE char *value = obj ? h2k_xml_text (obj) : NULL;
     int r = fn (opaque, type ? (char *) type : "", value ? value : "", o);
     xmlFree (type);

@@ -63,4 +63,4 @@ jq_ok "cluster hosts name their cluster" 'map(select(.name | startswith("DC0_C0"
 jq_ok "the standalone host has no cluster" 'map(select(.name == "DC0_H0")) | length == 1 and (.[0] | has("cluster") | not)' "$tmp/hosts.jsonl" -s
 is "--type host --cluster" "$(vs-ls --type host --cluster DC0_C0 | wc -l)" 3
 vs-ls --type network > "$tmp/net.jsonl"
-ok "--type network lists the port groups" jq -se 'map(.name) | index("DC0_DVPG0") != null' "$tmp/net.jsonl"
+jq_ok "--type network lists the port groups" 'map(.name) | index("DC0_DVPG0") != null' "$tmp/net.jsonl" -s
