@@ -161,6 +161,11 @@ h2k_vs_tls_init (struct h2k_vs_tls *t, const struct h2k_conn_opts *o)
     }
   }
 
+  /* A pin is a stronger statement than --insecure (GOVC_INSECURE may be
+   * set for every server in the environment): it is always checked. */
+  if (t->pin)
+    t->insecure = false;
+
   if (t->pin || t->ca_files) {
     const curl_version_info_data *v = curl_version_info (CURLVERSION_NOW);
     if (!v->ssl_version || strncmp (v->ssl_version, "OpenSSL", 7) != 0)

@@ -142,6 +142,18 @@ free_dc (struct dc *d)
   free (d->network_folder);
 }
 
+void
+destroy_view (struct ls *ls, char *view, int status)
+{
+  /* Keep the error of what went before, whatever DestroyView says. */
+  char *msg = status == -1 ? strdup (h2k_errmsg ()) : NULL;
+  h2k_vs_destroy_view (ls->vs, view);
+  if (msg)
+    h2k_seterr ("%s", msg);
+  free (msg);
+  free (view);
+}
+
 struct dc_list {
   struct ls *ls;
   dc_vector *dcs;
@@ -200,8 +212,7 @@ list_datacenters (struct ls *ls, dc_vector *dcs)
   struct dc_list l = { ls, dcs };
   int r = h2k_vs_retrieve (ls->vs, view, NULL, 0, "Datacenter", paths,
                            ls->o->page_size, dc_cb, &l);
-  h2k_vs_destroy_view (ls->vs, view);
-  free (view);
+  destroy_view (ls, view, r);
   if (r == -1)
     return -1;
 

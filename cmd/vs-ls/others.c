@@ -97,12 +97,7 @@ list_other (struct ls *ls, const struct dc *dc, const char *folder,
   for (const char *const *t = types; *t && r == 0; t++)
     r = h2k_vs_retrieve (ls->vs, view, NULL, 0, *t, paths, ls->o->page_size,
                          other_cb, &x);
-  char *msg = r == -1 ? strdup (h2k_errmsg ()) : NULL;
-  h2k_vs_destroy_view (ls->vs, view);
-  if (msg)
-    h2k_seterr ("%s", msg);
-  free (msg);
-  free (view);
+  destroy_view (ls, view, r);
   return r;
 }
 
@@ -201,8 +196,7 @@ list_hosts (struct ls *ls, const struct dc *dc)
     struct cluster_filter c = { ls, &allowed };
     r = h2k_vs_retrieve (ls->vs, cview, NULL, 0, "ClusterComputeResource",
                          cpaths, ls->o->page_size, cluster_cb, &c);
-    h2k_vs_destroy_view (ls->vs, cview);
-    free (cview);
+    destroy_view (ls, cview, r);
     if (r == -1)
       goto out;
   }
@@ -214,14 +208,9 @@ list_hosts (struct ls *ls, const struct dc *dc)
                          ls->o->cluster ? &allowed : NULL };
   r = h2k_vs_retrieve (ls->vs, view, NULL, 0, "HostSystem", paths,
                        ls->o->page_size, host_cb, &h);
-  char *msg = r == -1 ? strdup (h2k_errmsg ()) : NULL;
-  h2k_vs_destroy_view (ls->vs, view);
-  if (msg)
-    h2k_seterr ("%s", msg);
-  free (msg);
+  destroy_view (ls, view, r);
 
  out:
-  free (view);
   for (size_t i = 0; i < allowed.len; i++)
     free (allowed.ptr[i]);
   string_vector_reset (&allowed);

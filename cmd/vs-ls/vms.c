@@ -87,8 +87,7 @@ collect (struct ls *ls, const char *folder, const char *type, const char *glob,
   struct collect c = { glob, prop, into, 0 };
   int r = h2k_vs_retrieve (ls->vs, view, NULL, 0, type, paths,
                            ls->o->page_size, collect_cb, &c);
-  h2k_vs_destroy_view (ls->vs, view);
-  free (view);
+  destroy_view (ls, view, r);
   if (matched)
     *matched = c.matched;
   return r;
@@ -285,15 +284,8 @@ list_vms (struct ls *ls, const struct dc *dc)
   r = 0;
 
  out:
-  if (view) {
-    /* Keep the listing's error, whatever DestroyView says. */
-    char *msg = r == -1 ? strdup (h2k_errmsg ()) : NULL;
-    h2k_vs_destroy_view (ls->vs, view);
-    if (msg)
-      h2k_seterr ("%s", msg);
-    free (msg);
-  }
-  free (view);
+  if (view)
+    destroy_view (ls, view, r);
   free (folder);
   free_set (&hosts);
   free_set (&ds_vms);

@@ -62,6 +62,7 @@ void free_names (struct ls *ls);
 char *find_by_path (struct ls *ls, const char *path);
 bool glob_match (const char *pattern, const char *name);
 int emit (struct ls *ls, json_object *rec);
+void destroy_view (struct ls *ls, char *view, int status);
 
 /* vms.c */
 int list_vms (struct ls *ls, const struct dc *dc);

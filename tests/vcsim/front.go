@@ -45,6 +45,7 @@ type frontOptions struct {
 // pageState is what is left of one paged RetrievePropertiesEx answer.
 type pageState struct {
 	session string
+	limit   int
 	objects [][]byte
 }
 
@@ -54,7 +55,7 @@ type front struct {
 
 	mu    sync.Mutex
 	trace *os.File
-	calls map[string]int
+	calls int
 	pages map[string]*pageState
 }
 
@@ -62,7 +63,6 @@ func newFront(next http.Handler, opt frontOptions) *front {
 	f := &front{
 		next:  next,
 		opt:   opt,
-		calls: make(map[string]int),
 		pages: make(map[string]*pageState),
 	}
 	if opt.traceFile != "" {
@@ -184,8 +184,8 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case "Login", "Logout", "RetrieveServiceContent":
 		default:
 			f.mu.Lock()
-			f.calls[session]++
-			n := f.calls[session]
+			f.calls++
+			n := f.calls
 			f.mu.Unlock()
 			if n == f.opt.expireAfter {
 				f.expire(r, session)
@@ -351,7 +351,7 @@ func (f *front) retrieve(w http.ResponseWriter, r *http.Request, body []byte, re
 	}
 	token := newToken()
 	f.mu.Lock()
-	f.pages[token] = &pageState{session: session, objects: rest}
+	f.pages[token] = &pageState{session: session, limit: limit, objects: rest}
 	f.mu.Unlock()
 
 	// The first page is the simulator's own answer with the objects after
@@ -377,7 +377,6 @@ func (f *front) continueRetrieve(w http.ResponseWriter, r *http.Request, req *re
 		notAuthenticated(w)
 		return
 	}
-	limit := req.MaxObjects
 	f.mu.Lock()
 	p := f.pages[req.Token]
 	if p == nil || p.session != session {
@@ -386,11 +385,9 @@ func (f *front) continueRetrieve(w http.ResponseWriter, r *http.Request, req *re
 		return
 	}
 	// ContinueRetrievePropertiesEx has no options: the page size is the
-	// one of the first call, kept by the cap when there is one.
-	if limit <= 0 {
-		limit = f.opt.maxObjects
-	}
-	if limit <= 0 || limit > len(p.objects) {
+	// one of the first call.
+	limit := p.limit
+	if limit > len(p.objects) {
 		limit = len(p.objects)
 	}
 	chunk := p.objects[:limit]

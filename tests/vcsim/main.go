@@ -69,7 +69,7 @@ func main() {
 	tlsKey := flag.String("tlskey", "", "PEM private key file")
 	traceFile := flag.String("trace-file", "", "append every /sdk and /folder request (method, path, SOAP body) to this file")
 	maxObjects := flag.Int("max-objects", 0, "cap on objects per RetrievePropertiesEx page, whatever the client asks (0: only the client's maxObjects)")
-	expireAfter := flag.Int("expire-after", 0, "end each session at its N-th authenticated SOAP call with a NotAuthenticated fault (0: never)")
+	expireAfter := flag.Int("expire-after", 0, "end the session of the N-th authenticated SOAP call (counted over all sessions) with a NotAuthenticated fault, once (0: never)")
 	cbtBlock := flag.Int64("cbt-block", 65536, "QueryChangedDiskAreas block size in bytes")
 	cbtSpan := flag.Int64("cbt-span", 1<<30, "QueryChangedDiskAreas: bytes of disk covered by one reply")
 	odd := flag.Bool("odd", false, "add the odd-names inventory (names with spaces, unicode, '/', '&', '<', quotes, '../../x'; several disks, NICs, snapshots, EFI)")

@@ -67,3 +67,9 @@ jq_ok ()
     diag "jq $* '$filter' gave: $(jq "$@" "$filter" "$file" 2>&1 | head -5)"
   fi
 }
+
+# quiet CMD...: run CMD with its standard output thrown away (for `ok`).
+quiet ()
+{
+  "$@" >/dev/null
+}
