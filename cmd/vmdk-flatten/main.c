@@ -1,0 +1,199 @@
+/* vmdk-flatten: collapse a VMware snapshot chain into one raw disk.
+ *
+ * The chain is opened through lib/bdev.h (the "vmdk" driver for the top,
+ * parents detected from their content), so this file only tells the
+ * story: options, open, then write, map or check. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bdev.h"
+#include "flatten.h"
+#include "h2k.h"
+
+static struct h2k_outfile output = { .fd = -1 };
+static volatile sig_atomic_t output_open;
+
+/* A failure or an interruption must not leave OUTPUT.part behind. */
+static void
+remove_partial (void)
+{
+  if (output_open) {
+    output_open = 0;
+    h2k_outfile_abort (&output);
+  }
+}
+
+static void
+on_signal (int sig)
+{
+  /* unlink is async-signal-safe; the rest of the cleanup is not needed
+   * when the process is about to die. */
+  if (output_open && output.part)
+    unlink (output.part);
+  signal (sig, SIG_DFL);
+  raise (sig);
+}
+
+static void
+usage (FILE *fp)
+{
+  fprintf (fp,
+"Usage: %s [OPTIONS] INPUT [OUTPUT]\n"
+"Collapse a VMDK and its snapshot chain into one raw disk.\n"
+"\n"
+"INPUT is a VMDK descriptor or a single-file sparse VMDK (monolithicSparse,\n"
+"streamOptimized, a COWD or seSparse extent). Parents are followed through\n"
+"parentFileNameHint down to the base. OUTPUT is a raw file, written sparse\n"
+"as OUTPUT.part and renamed when complete, or - for standard output (the\n"
+"default when it is not a terminal).\n"
+"\n"
+"Options:\n"
+"  -m, --map            print the allocation as JSON extent lines, no data\n"
+"  -c, --check          verify the chain (CIDs, sizes, every grain table\n"
+"                       entry, every compressed grain) and write nothing\n"
+"      --ignore-cid     read the chain even if a parentCID does not match\n"
+"  -p, --progress[=FD]  a progress bar on a terminal, or N/100 lines on FD\n"
+"  -v, --verbose        describe the chain and what was written on stderr\n"
+"      --help           show this help and exit\n"
+"      --version        show the version and exit\n"
+"\n"
+"Examples:\n"
+"  %s disk-000002.vmdk disk.raw\n"
+"  %s disk.vmdk - | img-convert -O qcow2 - disk.qcow2\n"
+"  %s --map disk-000001.vmdk | jq 'select(.data)'\n",
+           h2k_program (), h2k_program (), h2k_program (), h2k_program ());
+}
+
+enum { OPT_HELP = 256, OPT_VERSION, OPT_IGNORE_CID };
+
+static const struct option long_options[] = {
+  { "map",        no_argument,       NULL, 'm' },
+  { "check",      no_argument,       NULL, 'c' },
+  { "ignore-cid", no_argument,       NULL, OPT_IGNORE_CID },
+  { "progress",   optional_argument, NULL, 'p' },
+  { "verbose",    no_argument,       NULL, 'v' },
+  { "help",       no_argument,       NULL, OPT_HELP },
+  { "version",    no_argument,       NULL, OPT_VERSION },
+  { NULL, 0, NULL, 0 },
+};
+
+static void
+describe_chain (struct h2k_bdev *bd)
+{
+  char size[H2K_SIZE_BUFLEN];
+  unsigned n = 0;
+  for (struct h2k_bdev *b = bd; b; b = b->parent, n++)
+    h2k_warn ("layer %u: %s (%s, %s)%s", n, b->path, b->ops->name,
+              h2k_format_size (b->size, size, sizeof size),
+              b->parent ? "" : " base");
+}
+
+int
+main (int argc, char *argv[])
+{
+  bool map = false, check = false, verbose = false;
+  unsigned flags = 0;
+  const char *progress = NULL;
+  int c;
+
+  h2k_set_program (argv[0]);
+  while ((c = getopt_long (argc, argv, "mcp::v", long_options, NULL)) != -1) {
+    switch (c) {
+    case 'm': map = true; break;
+    case 'c': check = true; break;
+    case 'v': verbose = true; break;
+    case 'p': progress = optarg ? optarg : ""; break;
+    case OPT_IGNORE_CID: flags |= H2K_OPEN_IGNORE_PARENT_ID; break;
+    case OPT_HELP: usage (stdout); return h2k_close_stdout () == 0 ? 0 : 1;
+    case OPT_VERSION:
+      h2k_print_version (h2k_program ());
+      return h2k_close_stdout () == 0 ? 0 : 1;
+    default:
+      fprintf (stderr, "Try '%s --help' for more information.\n",
+               h2k_program ());
+      return 2;
+    }
+  }
+  int nargs = argc - optind;
+  if (nargs < 1 || nargs > 2)
+    h2k_die_status (2, "expected INPUT [OUTPUT] (try --help)");
+  if (map && check)
+    h2k_die_status (2, "--map and --check cannot be used together");
+  if ((map || check) && nargs == 2)
+    h2k_die_status (2, "--%s writes no disk: OUTPUT is not used",
+                    map ? "map" : "check");
+  const char *input = argv[optind];
+  const char *outpath = nargs == 2 ? argv[optind + 1] : "-";
+  if (!map && !check && strcmp (outpath, "-") == 0 && isatty (STDOUT_FILENO))
+    h2k_die_status (2, "refusing to write a disk to a terminal: give OUTPUT "
+                    "or redirect standard output");
+
+  struct h2k_bdev *bd;
+  if (h2k_chain_open (input, "vmdk", flags, &bd) == -1)
+    h2k_die ("%s", h2k_errmsg ());
+  if (verbose)
+    describe_chain (bd);
+
+  struct h2k_progress pr;
+  if (h2k_progress_init (&pr, progress, input, bd->size) == -1)
+    h2k_die_status (2, "%s", h2k_errmsg ());
+
+  if (check) {
+    if (h2k_bdev_check (bd) == -1)
+      h2k_die ("%s", h2k_errmsg ());
+    unsigned layers = 0;
+    for (struct h2k_bdev *b = bd; b; b = b->parent)
+      layers++;
+    char size[H2K_SIZE_BUFLEN];
+    printf ("%s: ok: %u layer%s, %s\n", input, layers, layers == 1 ? "" : "s",
+            h2k_format_size (bd->size, size, sizeof size));
+    h2k_bdev_close (bd);
+    return h2k_close_stdout () == 0 ? 0 : 1;
+  }
+
+  if (map) {
+    int r = flatten_map (bd, input, &pr);
+    h2k_bdev_close (bd);
+    if (r == -1)
+      h2k_die ("%s", h2k_errmsg ());
+    h2k_progress_finish (&pr);
+    return h2k_close_stdout () == 0 ? 0 : 1;
+  }
+
+  if (h2k_outfile_open (&output, outpath) == -1)
+    h2k_die ("%s", h2k_errmsg ());
+  output_open = 1;
+  h2k_set_die_hook (remove_partial);
+  signal (SIGINT, on_signal);
+  signal (SIGTERM, on_signal);
+  signal (SIGHUP, on_signal);
+
+  struct flatten_stats st;
+  if (flatten_write (bd, &output, &pr, &st) == -1)
+    h2k_die ("%s", h2k_errmsg ());
+  if (output.is_stdout) {
+    if (h2k_close_stdout () == -1) {
+      h2k_bdev_close (bd);
+      return 1;
+    }
+  }
+  else if (h2k_outfile_commit (&output) == -1)
+    h2k_die ("%s", h2k_errmsg ());
+  output_open = 0;
+  h2k_progress_finish (&pr);
+  if (verbose) {
+    char a[H2K_SIZE_BUFLEN], b[H2K_SIZE_BUFLEN], d[H2K_SIZE_BUFLEN];
+    h2k_warn ("%s: %s disk, %s of data in %llu extents, %s written to %s",
+              input, h2k_format_size (bd->size, a, sizeof a),
+              h2k_format_size (st.data_bytes, b, sizeof b),
+              (unsigned long long) st.extents,
+              h2k_format_size (st.written_bytes, d, sizeof d),
+              outpath);
+  }
+  h2k_bdev_close (bd);
+  return 0;
+}
