@@ -247,6 +247,8 @@ main (int argc, char **argv)
     h2k_die_status (2, "-o compression_level: %s", h2k_errmsg ());
   if (disk && all)
     h2k_die_status (2, "--disk and --all exclude each other");
+  if (!oopt.raw && strcmp (output, "-") == 0)
+    h2k_die_status (2, "qcow2 cannot be written to standard output (it needs a seekable file): use -O raw, or name a file");
 
   output_register_signals ();
 
@@ -313,8 +315,14 @@ main (int argc, char **argv)
   }
   h2k_progress_finish (&prog);
   source_close (src);
-  if (strcmp (input, "-") == 0)
+  if (strcmp (input, "-") == 0) {
+    /* Read what follows the end of a VMDK stream, so that the writer of a
+     * pipe sees it all consumed rather than a broken pipe. */
+    char buf[65536];
+    while (bstream_read (&stdin_bs, buf, sizeof buf) > 0)
+      ;
     bstream_free_pushback (&stdin_bs);
+  }
   if (want_sha)
     print_digest (digest, output, out.of.is_stdout);
   return h2k_close_stdout () == 0 ? 0 : 1;

@@ -23,30 +23,50 @@ hexval (int c)
   return -1;
 }
 
-/* One line, without its newline (and without a trailing CR). */
+/* One line, without its newline (and without a trailing CR).  OpenSSL's
+ * "SHA256(name)= hex" is the standard form; the BSD form "SHA1 (name) =
+ * hex" (shasum --tag, some ovftool versions) is accepted too. */
 static int
 parse_line (const char *l, size_t n, struct mf_entry *e)
 {
-  size_t alen;
-  if (n > 5 && memcmp (l, "SHA1(", 5) == 0) {
-    e->alg = MF_SHA1;
-    alen = 5;
-  }
-  else if (n > 7 && memcmp (l, "SHA256(", 7) == 0) {
+  const char *end = l + n, *p;
+  if (n > 6 && memcmp (l, "SHA256", 6) == 0) {
     e->alg = MF_SHA256;
-    alen = 7;
+    p = l + 6;
+  }
+  else if (n > 4 && memcmp (l, "SHA1", 4) == 0) {
+    e->alg = MF_SHA1;
+    p = l + 4;
   }
   else
     return -1;
-  /* The name runs to the last ")= " (names may hold parentheses). */
-  const char *sep = NULL;
-  for (const char *p = l + alen; p + 3 <= l + n; p++)
-    if (memcmp (p, ")= ", 3) == 0)
-      sep = p;
-  if (sep == NULL || sep == l + alen)
+  while (p < end && *p == ' ')
+    p++;
+  if (p == end || *p != '(')
     return -1;
-  const char *hex = sep + 3;
-  size_t hlen = l + n - hex, dlen = e->alg == MF_SHA1 ? 20 : 32;
+  const char *name = ++p;
+  /* The name runs to the last ')' before the '=' (names may hold
+   * parentheses). */
+  const char *eq = NULL;
+  for (const char *q = end; q > name; q--)
+    if (q[-1] == '=') {
+      eq = q - 1;
+      break;
+    }
+  if (eq == NULL)
+    return -1;
+  const char *close = eq;
+  while (close > name && close[-1] == ' ')
+    close--;
+  if (close == name || close[-1] != ')')
+    return -1;
+  close--;
+  if (close == name)
+    return -1;
+  const char *hex = eq + 1;
+  while (hex < end && *hex == ' ')
+    hex++;
+  size_t hlen = end - hex, dlen = e->alg == MF_SHA1 ? 20 : 32;
   if (hlen != dlen * 2)
     return -1;
   for (size_t i = 0; i < dlen; i++) {
@@ -55,7 +75,7 @@ parse_line (const char *l, size_t n, struct mf_entry *e)
       return -1;
     e->digest[i] = hi << 4 | lo;
   }
-  e->name = strndup (l + alen, sep - (l + alen));
+  e->name = strndup (name, close - name);
   return e->name ? 0 : -1;
 }
 
@@ -79,7 +99,7 @@ manifest_parse (const char *text, size_t len, const char *name,
     if (!blank) {
       struct mf_entry e = { 0 };
       if (memchr (p, '\0', n) || parse_line (p, n, &e) == -1)
-        return h2k_seterr ("%s: line %zu: not a manifest line of the form SHA1(name)= hex or SHA256(name)= hex",
+        return h2k_seterr ("%s: line %zu: not a manifest line of the form SHA256(name)= hex or SHA1(name)= hex",
                            name, lineno);
       if (mf_vector_append (out, e) == -1) {
         free (e.name);

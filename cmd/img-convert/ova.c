@@ -60,6 +60,8 @@ struct mstream {
   struct ova *o;
   EVP_MD_CTX *md[2];            /* SHA1, SHA256 (NULL if not wanted) */
   uint64_t total;
+  const char *member;           /* the member name */
+  char *label;                  /* "OVA: member", for messages */
 };
 
 static ssize_t
@@ -70,8 +72,7 @@ member_read (struct bstream *bs, void *buf, size_t count)
   while (done < count) {
     la_ssize_t r = archive_read_data (m->o->a, (char *) buf + done, count - done);
     if (r < 0)
-      return h2k_seterr ("%s: %s: %s", m->o->name, bs->name,
-                         archive_error_string (m->o->a));
+      return h2k_seterr ("%s: %s", bs->name, archive_error_string (m->o->a));
     if (r == 0)
       break;
     for (int i = 0; i < 2; i++)
@@ -103,8 +104,13 @@ mstream_open (struct mstream *m, struct ova *o, const char *name)
   bool want[2];
   memset (m, 0, sizeof *m);
   m->bs.read = member_read;
-  m->bs.name = name;
+  m->member = name;
   m->o = o;
+  if (asprintf (&m->label, "%s: %s", o->name, name) == -1) {
+    m->label = NULL;
+    return h2k_seterr ("out of memory");
+  }
+  m->bs.name = m->label;
   wanted_algs (o, name, want);
   for (int i = 0; i < 2; i++)
     if (want[i]) {
@@ -122,6 +128,7 @@ mstream_free (struct mstream *m)
   for (int i = 0; i < 2; i++)
     EVP_MD_CTX_free (m->md[i]);
   bstream_free_pushback (&m->bs);
+  free (m->label);
 }
 
 /* Read the rest of the member (hashing it) and record its digests. */
@@ -134,7 +141,7 @@ mstream_finish (struct mstream *m)
     ;
   if (r < 0)
     return -1;
-  struct member mem = { .name = strdup (m->bs.name) };
+  struct member mem = { .name = strdup (m->member) };
   if (mem.name == NULL)
     return h2k_seterr ("out of memory");
   for (int i = 0; i < 2; i++)
@@ -284,8 +291,8 @@ read_text (struct mstream *m, char **out, size_t *len)
     if (n == cap) {
       if (cap >= MAX_TEXT_MEMBER) {
         free (buf);
-        return h2k_seterr ("%s: %s is larger than %u MiB", m->o->name,
-                           m->bs.name, MAX_TEXT_MEMBER >> 20);
+        return h2k_seterr ("%s: larger than %u MiB", m->bs.name,
+                           MAX_TEXT_MEMBER >> 20);
       }
       cap *= 2;
       char *p = realloc (buf, cap + 1);
@@ -330,7 +337,7 @@ convert_member (struct ova *o, struct job *j, struct mstream *m)
   int ret = -1;
 
   if (j->converted)
-    return h2k_seterr ("%s: the member %s appears twice", o->name, m->bs.name);
+    return h2k_seterr ("%s: the member %s appears twice", o->name, m->member);
   if (j->disk->compression && strcmp (j->disk->compression, "gzip") == 0) {
     memset (&gz, 0, sizeof gz);
     gz.bs.read = gz_read;
@@ -340,10 +347,7 @@ convert_member (struct ova *o, struct job *j, struct mstream *m)
       return h2k_seterr ("cannot set up zlib");
     bs = &gz.bs;
   }
-  char *label = NULL;
-  if (asprintf (&label, "%s: %s", o->name, m->bs.name) == -1)
-    label = NULL;
-  struct source *src = source_vmdk_stream_open (bs, label ? label : m->bs.name);
+  struct source *src = source_vmdk_stream_open (bs, m->bs.name);
   if (src == NULL)
     goto out;
   if (output_open (&j->out, j->outpath, o->opt->out, src->size) == -1)
@@ -354,7 +358,6 @@ convert_member (struct ova *o, struct job *j, struct mstream *m)
   ret = 0;
  out:
   source_close (src);
-  free (label);
   if (bs == &gz.bs) {
     inflateEnd (&gz.zs);
     bstream_free_pushback (&gz.bs);
@@ -401,15 +404,8 @@ handle_entry (struct ova *o, struct archive_entry *e)
     size_t len;
     if (read_text (&m, &xml, &len) == -1)
       goto out;
-    char *label;
-    if (asprintf (&label, "%s: %s", o->name, name) == -1) {
-      free (xml);
-      h2k_seterr ("out of memory");
-      goto out;
-    }
-    int pr = ovf_parse (xml, len, label, &o->disks);
+    int pr = ovf_parse (xml, len, m.label, &o->disks);
     free (xml);
-    free (label);
     if (pr == -1)
       goto out;
     o->have_ovf = true;
@@ -421,18 +417,12 @@ handle_entry (struct ova *o, struct archive_entry *e)
       h2k_seterr ("%s: two manifests (%s and %s)", o->name, o->mf_name, name);
       goto out;
     }
-    char *text, *label;
+    char *text;
     size_t len;
     if (read_text (&m, &text, &len) == -1)
       goto out;
-    if (asprintf (&label, "%s: %s", o->name, name) == -1) {
-      free (text);
-      h2k_seterr ("out of memory");
-      goto out;
-    }
-    int pr = manifest_parse (text, len, label, &o->mf);
+    int pr = manifest_parse (text, len, m.label, &o->mf);
     free (text);
-    free (label);
     if (pr == -1)
       goto out;
     o->have_mf = true;
