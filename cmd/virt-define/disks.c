@@ -96,7 +96,7 @@ detect_format (const char *path, int fd)
 /* Fill in d->path, d->format and the flags for an existing or missing
  * file at PATH. */
 static int
-settle (struct vd_disk *d, const char *path, size_t index,
+settle (const char *vm, struct vd_disk *d, const char *path, size_t index,
         const struct vd_map *map)
 {
   free (d->path);
@@ -104,12 +104,12 @@ settle (struct vd_disk *d, const char *path, size_t index,
   if (d->path == NULL)
     return h2k_seterr ("%s: out of memory", path);
   if (!vd_xml_text_ok (d->path, false))
-    return h2k_seterr ("disk %zu: path \"%s\" is not valid UTF-8 text",
-                       index + 1, path);
+    return h2k_seterr ("%s: disk %zu: path \"%s\" is not valid UTF-8 text",
+                       vm, index + 1, path);
 
   struct stat st;
   if (stat (d->path, &st) == -1) {
-    if (vd_soft_error (map, "disk %zu: %s: %s", index + 1, d->path,
+    if (vd_soft_error (map, "%s: disk %zu: %s: %s", vm, index + 1, d->path,
                        strerror (errno)) == -1)
       return -1;
     /* Without the file, the name is all there is to go by. */
@@ -119,17 +119,17 @@ settle (struct vd_disk *d, const char *path, size_t index,
     return 0;
   }
   if (!S_ISREG (st.st_mode) && !S_ISBLK (st.st_mode))
-    return h2k_seterr ("disk %zu: %s: not a regular file or a block device",
-                       index + 1, d->path);
+    return h2k_seterr ("%s: disk %zu: %s: not a regular file or a block device",
+                       vm, index + 1, d->path);
   d->block = S_ISBLK (st.st_mode);
 
   int fd = open (d->path, O_RDONLY | O_CLOEXEC);
   if (fd == -1)
-    return h2k_seterr ("disk %zu: %s: %m", index + 1, d->path);
+    return h2k_seterr ("%s: disk %zu: %s: %m", vm, index + 1, d->path);
   d->format = detect_format (d->path, fd);
   close (fd);
   if (d->format == NULL)
-    return -1;
+    return h2k_seterr_prefix ("%s: disk %zu", vm, index + 1);
 
   /* cache='none' opens the image with O_DIRECT, which some file systems
    * (tmpfs) refuse; such a domain would not start. */
@@ -141,12 +141,13 @@ settle (struct vd_disk *d, const char *path, size_t index,
 }
 
 static int
-from_disk_dir (struct vd_disk *d, size_t index, const struct vd_map *map)
+from_disk_dir (const char *vm, struct vd_disk *d, size_t index,
+               const struct vd_map *map)
 {
   const char *name = d->local ? d->local : d->file;
   if (name == NULL)
-    return h2k_seterr ("disk %zu (%s): the source names no file to find the "
-                       "converted disk by: use --disk", index + 1,
+    return h2k_seterr ("%s: disk %zu (%s): the source names no file to find "
+                       "the converted disk by: use --disk", vm, index + 1,
                        d->label ? d->label : "no label");
   CLEANUP_FREE char *stem = vd_disk_stem (name);
   if (stem == NULL)
@@ -157,31 +158,32 @@ from_disk_dir (struct vd_disk *d, size_t index, const struct vd_map *map)
     if (asprintf (&p, "%s/%s%s", map->disk_dir, stem, exts[i]) == -1)
       return h2k_seterr ("out of memory");
     if (exists (p))
-      return settle (d, p, index, map);
+      return settle (vm, d, p, index, map);
   }
   CLEANUP_FREE char *p = NULL;
   if (asprintf (&p, "%s/%s.qcow2", map->disk_dir, stem) == -1)
     return h2k_seterr ("out of memory");
-  return settle (d, p, index, map);
+  return settle (vm, d, p, index, map);
 }
 
 int
 vd_map_disks (struct vd_source *src, const struct vd_map *map)
 {
   size_t nsrc = src->disks.len;
+  const char *vm = map->name ? map->name : src->name ? src->name : "(no name)";
 
   for (size_t i = 0; i < nsrc; i++) {
     struct vd_disk *d = &src->disks.ptr[i];
     int r;
     if (i < map->ndisks)
-      r = settle (d, map->disks[i], i, map);
+      r = settle (vm, d, map->disks[i], i, map);
     else if (map->disk_dir)
-      r = from_disk_dir (d, i, map);
+      r = from_disk_dir (vm, d, i, map);
     else if (d->local)
-      r = settle (d, d->local, i, map);
+      r = settle (vm, d, d->local, i, map);
     else
-      r = h2k_seterr ("disk %zu (%s): no path for the converted disk: give "
-                      "--disk PATH or --disk-dir DIR", i + 1,
+      r = h2k_seterr ("%s: disk %zu (%s): no path for the converted disk: "
+                      "give --disk PATH or --disk-dir DIR", vm, i + 1,
                       d->label ? d->label : "no label");
     if (r == -1)
       return -1;
@@ -190,7 +192,7 @@ vd_map_disks (struct vd_source *src, const struct vd_map *map)
    * source's disks, for sources that list none (a template OVF). */
   for (size_t i = nsrc; i < map->ndisks; i++) {
     struct vd_disk *d = vd_source_add_disk (src);
-    if (d == NULL || settle (d, map->disks[i], i, map) == -1)
+    if (d == NULL || settle (vm, d, map->disks[i], i, map) == -1)
       return -1;
   }
   return 0;

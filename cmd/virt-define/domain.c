@@ -38,6 +38,7 @@
 
 struct plan {
   const char *name;
+  char *name_buf;               /* the name when it had to be changed */
   const char *uuid;
   char *title;                  /* first line of the annotation */
   char *description;
@@ -53,6 +54,7 @@ struct plan {
 static void
 plan_free (struct plan *p, size_t nnics)
 {
+  free (p->name_buf);
   free (p->title);
   free (p->description);
   if (p->macs)
@@ -120,10 +122,30 @@ make_plan (const struct vd_source *src, const struct vd_map *map,
   if (!vd_xml_text_ok (p->name, false))
     return h2k_seterr ("name \"%s\": not valid UTF-8, or holds control "
                        "characters or line breaks", p->name);
-  /* libvirt refuses a '/' in a name: it becomes part of file names. */
-  if (strchr (p->name, '/'))
-    return h2k_seterr ("name \"%s\": libvirt does not allow '/' in a domain "
-                       "name: use --name", p->name);
+  /* libvirt refuses a '/' in a name (it becomes part of file names);
+   * vSphere itself escapes it as "%2f" in names, so do the same. */
+  if (strchr (p->name, '/')) {
+    size_t n = 0;
+    for (const char *c = p->name; *c; c++)
+      n += *c == '/' ? 3 : 1;
+    char *e = malloc (n + 1), *q = e;
+    if (e == NULL)
+      return h2k_seterr ("out of memory");
+    for (const char *c = p->name; *c; c++)
+      if (*c == '/') {
+        memcpy (q, "%2f", 3);
+        q += 3;
+      } else
+        *q++ = *c;
+    *q = '\0';
+    if (vd_soft_error (map, "name \"%s\": libvirt does not allow '/' in a "
+                       "domain name: using \"%s\" (--name to choose)",
+                       p->name, e) == -1) {
+      free (e);
+      return -1;
+    }
+    p->name = p->name_buf = e;
+  }
   p->uuid = src->uuid;
 
   if (src->annotation && *src->annotation) {

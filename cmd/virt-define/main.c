@@ -486,10 +486,15 @@ main (int argc, char *argv[])
   map.nnetworks = networks.len;
   map.bridges = bridges.ptr;
   map.nbridges = bridges.len;
+  CLEANUP_FREE char *disk_dir = NULL;
   if (map.disk_dir) {
     struct stat st;
     if (stat (map.disk_dir, &st) == -1 || !S_ISDIR (st.st_mode))
       h2k_die ("--disk-dir: %s: not a directory", map.disk_dir);
+    /* Absolute, as libvirt wants the disk paths. */
+    if ((disk_dir = realpath (map.disk_dir, NULL)) == NULL)
+      h2k_die ("--disk-dir: %s: %m", map.disk_dir);
+    map.disk_dir = disk_dir;
   }
 
   /* Read every source first. */
@@ -534,7 +539,7 @@ main (int argc, char *argv[])
                 name, src->removables.ptr[k].type,
                 src->removables.ptr[k].label ? src->removables.ptr[k].label : "");
     if (vd_map_disks (src, &map) == -1)
-      h2k_die ("%s: %s", name, h2k_errmsg ());
+      h2k_die ("%s", h2k_errmsg ());
     if ((docs[i] = vd_write_domain (src, &map)) == NULL)
       h2k_die ("%s", h2k_errmsg ());
   }

@@ -115,8 +115,11 @@ parse_line (struct vmx *v, char *line, unsigned long lineno)
   char *key_end = p;
   while (*p == ' ' || *p == '\t')
     p++;
-  if (key_end == key || *p != '=')
-    return h2k_seterr ("%s: line %lu: not a `key = \"value\"` line", v->name, lineno);
+  if (key_end == key || *p != '=') {
+    CLEANUP_FREE char *shown = vd_xml_text_clean (line);
+    return h2k_seterr ("%s: line %lu: \"%.40s\": not a `key = \"value\"` line",
+                       v->name, lineno, shown ? shown : "");
+  }
   *key_end = '\0';
   p++;
   while (*p == ' ' || *p == '\t')
