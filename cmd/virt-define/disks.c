@@ -150,18 +150,26 @@ from_disk_dir (const char *vm, struct vd_disk *d, size_t index,
                        "the converted disk by: use --disk", vm, index + 1,
                        d->label ? d->label : "no label");
   CLEANUP_FREE char *stem = vd_disk_stem (name);
-  if (stem == NULL)
+  CLEANUP_FREE char *safe = stem ? vd_sanitize_filename (stem) : NULL;
+  if (stem == NULL || safe == NULL)
     return -1;
+  /* The name as the source has it ("My VM-0"), as a shell pipeline with
+   * basename would have made it, unless it is not a usable file name;
+   * then the sanitized one ("My_VM-0"). */
+  const char *stems[2] = { stem, safe };
+  bool usable = *stem && strcmp (stem, ".") != 0 && strcmp (stem, "..") != 0
+    && vd_xml_text_ok (stem, false);
   static const char *exts[] = { ".qcow2", ".raw", ".img", "" };
-  for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
-    CLEANUP_FREE char *p = NULL;
-    if (asprintf (&p, "%s/%s%s", map->disk_dir, stem, exts[i]) == -1)
-      return h2k_seterr ("out of memory");
-    if (exists (p))
-      return settle (vm, d, p, index, map);
-  }
+  for (size_t s = usable ? 0 : 1; s < 2; s++)
+    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
+      CLEANUP_FREE char *p = NULL;
+      if (asprintf (&p, "%s/%s%s", map->disk_dir, stems[s], exts[i]) == -1)
+        return h2k_seterr ("out of memory");
+      if (exists (p))
+        return settle (vm, d, p, index, map);
+    }
   CLEANUP_FREE char *p = NULL;
-  if (asprintf (&p, "%s/%s.qcow2", map->disk_dir, stem) == -1)
+  if (asprintf (&p, "%s/%s.qcow2", map->disk_dir, usable ? stem : safe) == -1)
     return h2k_seterr ("out of memory");
   return settle (vm, d, p, index, map);
 }

@@ -453,7 +453,7 @@ main (int argc, char *argv[])
     case BRIDGE_OPTION: {
       const char *opt = c == NETWORK_OPTION ? "--network" : "--bridge";
       const char *eq = strrchr (optarg, '=');
-      if (*optarg == '\0' || (eq && eq[1] == '\0'))
+      if (*optarg == '\0' || (eq && (eq == optarg || eq[1] == '\0')))
         usage_error ("%s: \"%s\": give SRC=DST or DST", opt, optarg);
       if (string_list_append (c == NETWORK_OPTION ? &networks : &bridges,
                               optarg) == -1)

@@ -178,7 +178,9 @@ vd_disk_stem (const char *file)
         break;
     }
   }
-  return vd_sanitize_filename (copy);
+  char *r = copy;
+  copy = NULL;
+  return r;
 }
 
 static int

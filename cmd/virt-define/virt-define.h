@@ -124,7 +124,8 @@ char *vd_xml_text_clean (const char *s);
  * dot, never empty, at most 200 bytes. */
 char *vd_sanitize_filename (const char *name);
 /* The base name of a source disk file without its directory (also the
- * datastore form "[ds] dir/f.vmdk") and without a disk extension. */
+ * datastore form "[ds] dir/f.vmdk") and without a disk extension.  Not
+ * sanitized: check it before using it as a file name. */
 char *vd_disk_stem (const char *file);
 
 /* Options that turn the source into a domain. */

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# virt-define on VM records (DESIGN.md section 2) as vs-ls writes them and
+# vs-pull extends them: the "local" paths, --disk-dir naming, several
+# records with --out-dir, odd names (<&'", non-ASCII, ../../x), other
+# kinds skipped, and --print-source output fed back as a record.
+# Oracles: virt-xml-validate, virsh's test driver, xmllint, jq.
+. "$(dirname "$0")/functions.sh"
+requires virt-xml-validate --version
+requires virsh --version
+requires xmllint --version
+requires jq --version
+
+cd "$tmp"
+quiet () { "$@" >/dev/null; }
+xp () { xmllint --xpath "string($2)" "$1"; }
+valid ()
+{
+  ok "$1: virt-xml-validate" quiet virt-xml-validate "$2" domain
+  ok "$1: virsh define (test driver)" quiet virsh -c test:///default define "$2"
+}
+qcow2 ()
+{
+  if command -v qemu-img >/dev/null; then qemu-img create -q -f qcow2 "$1" 16M
+  else printf 'QFI\373' > "$1"; fi
+}
+mkdir -p ovmf work/web01 out
+touch ovmf/OVMF_CODE_4M.fd ovmf/OVMF_VARS_4M.fd
+export VIRT_DEFINE_OVMF_DIR=$tmp/ovmf
+
+# A record as vs-ls | vs-pull write it, with the converted disks beside.
+jq -c . > web01.json <<EOF
+{"kind":"vm","name":"web01","moref":"vm-42","uuid":"4210C8E1-9A7C-4B2D-8E3F-112233445566","datacenter":"DC0",
+ "dc_path":"F0/DC0","host":"esx-01","power_state":"poweredOn","guest_id":"rhel8_64Guest","firmware":"bios",
+ "secure_boot":false,"cpus":4,"cores_per_socket":2,"memory_mib":8192,"hw_version":"vmx-19","cbt":true,
+ "disks":[{"key":2000,"label":"Hard disk 1","file":"[ds1] web01/web01-000001.vmdk","datastore":"ds1",
+           "capacity":21474836480,"controller":"pvscsi","bus":0,"unit":0,"thin":true,"mode":"persistent",
+           "chain":["[ds1] web01/web01.vmdk","[ds1] web01/web01-000001.vmdk"],
+           "local":"work/web01/web01-000001.vmdk"},
+          {"key":2001,"label":"Hard disk 2","file":"[ds1] web01/web01_1.vmdk","capacity":1073741824,
+           "controller":"pvscsi","bus":0,"unit":1,"local":"work/web01/web01_1.vmdk"}],
+ "nics":[{"mac":"00:50:56:9a:0b:1c","type":"vmxnet3","network":"VM Network"},
+         {"mac":"00:50:56:9a:0b:1d","type":"vmxnet3","network":"DMZ"}],
+ "snapshots":[{"moref":"snapshot-70","name":"before-upgrade","created":"2026-11-01T10:00:00Z"}]}
+EOF
+qcow2 out/web01-000001.qcow2
+qcow2 out/web01_1.qcow2
+
+ok "the DESIGN.md pipeline: --disk-dir < record" \
+  bash -c 'virt-define --disk-dir out --network DMZ=dmz < web01.json > web01.xml'
+valid "record" web01.xml
+is "name" "$(xp web01.xml /domain/name)" web01
+is "UUID lower-cased" "$(xp web01.xml /domain/uuid)" 4210c8e1-9a7c-4b2d-8e3f-112233445566
+is "BIOS: no loader" "$(xp web01.xml 'count(/domain/os/loader)')" 0
+is "topology" "$(xp web01.xml 'concat(/domain/cpu/topology/@sockets, "x", /domain/cpu/topology/@cores)')" 2x2
+is "disk 1 named after the local file" "$(xp web01.xml '//disk[1]/source/@file')" "$tmp/out/web01-000001.qcow2"
+is "disk 2" "$(xp web01.xml '//disk[2]/source/@file')" "$tmp/out/web01_1.qcow2"
+is "MAC kept for guest-fix" "$(xp web01.xml '//interface[1]/mac/@address')" 00:50:56:9a:0b:1c
+is "DMZ mapped" "$(xp web01.xml '//interface[2]/source/@network')" dmz
+is "unmapped NIC on 'default'" "$(xp web01.xml '//interface[1]/source/@network')" default
+
+# Without --disk-dir, the records' "local" paths are used; a VMDK there
+# is refused (it would be handed to the guest as raw bytes).
+printf 'KDMV' > work/web01/web01-000001.vmdk
+printf 'KDMV' > work/web01/web01_1.vmdk
+expect_fail "a VMDK as a disk is refused" "VMDK image, not qcow2 or raw" \
+  virt-define < web01.json
+jq -c '.disks[0].local = "out/web01-000001.qcow2" | .disks[1].local = "out/web01_1.qcow2"' \
+  web01.json > local.json
+ok "local paths" bash -c 'virt-define < local.json > local.xml'
+is "local path made absolute" "$(xp local.xml '//disk[2]/source/@file')" "$tmp/out/web01_1.qcow2"
+
+# --disk in order overrides.
+truncate -s 1M a.raw b.img
+ok "--disk" bash -c 'virt-define --disk a.raw --disk b.img < web01.json > disk.xml'
+is "--disk 1" "$(xp disk.xml '//disk[1]/source/@file')" "$tmp/a.raw"
+is "--disk 2 detected raw" "$(xp disk.xml '//disk[2]/driver/@type')" raw
+
+# Several records, odd names, and a datastore record that is skipped.
+odd1='<&'"'"'"> Grüße 日本'
+odd2='../../x'
+{
+  jq -c --arg n "$odd1" '.name = $n | del(.uuid)' local.json
+  echo '{"kind":"datastore","name":"ds1","capacity":1}'
+  jq -c --arg n "$odd2" '.name = $n | .firmware = "efi" | del(.uuid)' local.json
+  jq -c '.name = "same" | del(.uuid)' local.json
+  jq -c '.name = "same" | del(.uuid) | .annotation = "second VM called same"' local.json
+  jq -c '.name = ".hidden" | del(.uuid)' local.json
+} > many.jsonl
+expect_fail "several records need --out-dir" "use --out-dir" virt-define < many.jsonl
+ok "several records with --out-dir" bash -c 'virt-define --out-dir doms < many.jsonl 2>warn.txt'
+ok "the datastore record is skipped with a warning" grep -q 'a "datastore" record, not a VM: skipped' warn.txt
+ok "the '/' in a name is reported" grep -q "does not allow '/'" warn.txt
+is "one file per VM" "$(cd doms && ls | LC_ALL=C sort | tr '\n' ' ')" \
+  "_._.._x.xml ______Grüße_日本.xml _hidden.xml same-2.xml same.xml "
+ok "nothing left as .part" bash -c '! ls doms | grep -q part'
+for f in doms/*.xml; do valid "$(basename "$f")" "$f"; done
+is "odd name kept exactly" "$(xp 'doms/______Grüße_日本.xml' /domain/name)" "$odd1"
+is "'/' escaped as vSphere does" "$(xp doms/_._.._x.xml /domain/name)" "..%2f..%2fx"
+is "a clash does not overwrite" "$(xp doms/same-2.xml /domain/description)" "second VM called same"
+ok "no file outside --out-dir" bash -c '! ls x.xml ../x.xml 2>/dev/null'
+expect_fail "--name with several records is a usage error" "describe one VM" \
+  virt-define --name x --out-dir doms2 < many.jsonl
+
+# --print-source is a record: fed back, it gives the same domain.
+ok "--print-source of a record" bash -c 'virt-define --print-source < local.json > src.json'
+ok "the printed record keeps what the source said" \
+  quiet jq -e '.name == "web01" and .cpus == 4 and .firmware == "bios" and .disks[1].local == "out/web01_1.qcow2" and .nics[0].mac == "00:50:56:9a:0b:1c"' src.json
+ok "print-source, fed back" bash -c 'virt-define < src.json > again.xml'
+ok "same domain both ways" cmp local.xml again.xml
+
+# A record that leaves things out gets defaults, with warnings.
+echo '{"name":"bare"}' > bare.json
+ok "a bare record still makes a domain" bash -c 'virt-define < bare.json > bare.xml 2>bare.err'
+valid "bare record" bare.xml
+is "default memory" "$(xp bare.xml /domain/memory)" 1024
+ok "and says so" grep -q "no memory size" bare.err
+expect_fail "--strict refuses the guesses" "no memory size" virt-define --strict < bare.json
