@@ -221,5 +221,5 @@ bad_stdin "OVA on stdin: truncated" "stdin" cut.ova -f ova
 
 # Output that cannot be written.
 EXPECT_STATUS=1 expect_fail "output in a missing directory" "no-such-dir/x.qcow2.part: No such file" \
-  img-convert good.vmdk no-such-dir/x.qcow2
+  img-convert good.raw no-such-dir/x.qcow2
 EXPECT_STATUS=2 expect_fail "qcow2 to stdout is a usage error" "seekable" img-convert good.vmdk -

@@ -94,12 +94,23 @@ same_file "raw output identical" "$tmp/sparse.raw" "$tmp/sparse2.raw"
   || fail "raw output is sparse ($(du -k "$tmp/sparse2.raw"))"
 img-convert -O raw "$tmp/mixed.raw" - > "$tmp/stdout.raw"
 same_file "raw to stdout" "$tmp/mixed.raw" "$tmp/stdout.raw"
+# A character device or a FIFO is written to, never replaced.
+mkfifo "$tmp/fifo"
+cat "$tmp/fifo" > "$tmp/fromfifo.raw" &
+img-convert -O raw "$tmp/mixed.raw" "$tmp/fifo"
+wait
+same_file "raw into a FIFO" "$tmp/mixed.raw" "$tmp/fromfifo.raw"
+[ -p "$tmp/fifo" ] && pass "the FIFO is still a FIFO" || fail "the FIFO was replaced"
+got=$(img-convert --sha256 -O raw "$tmp/mixed.raw" /dev/null | cut -d' ' -f1)
+is "raw into /dev/null with --sha256" "$got" "$(sha256 "$tmp/mixed.raw")"
+[ -c /dev/null ] && pass "/dev/null is still a device" || fail "/dev/null was replaced"
+EXPECT_STATUS=1 expect_fail "qcow2 into a FIFO" "needs a seekable file" img-convert "$tmp/mixed.raw" "$tmp/fifo"
 
 # A 0-byte disk.
 : > "$tmp/empty.raw"
 ok "0-byte disk" img-convert "$tmp/empty.raw" "$tmp/empty.qcow2"
 check_qcow2 "0-byte disk" "$tmp/empty.qcow2" "$tmp/empty.raw"
-ok "0-byte disk from stdin, compressed" img-convert -c - "$tmp/empty2.qcow2" < /dev/null
+ok "0-byte disk from stdin, compressed" img-convert -c - "$tmp/empty2.qcow2" < "$tmp/empty.raw"
 check_qcow2 "0-byte disk from stdin" "$tmp/empty2.qcow2" "$tmp/empty.raw"
 
 # A sparse 2 TiB disk with a few MiB of data: seconds, a tiny file.

@@ -1,6 +1,8 @@
 /* The pump and the outputs (see convert.h). */
 #include <openssl/evp.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -123,13 +125,29 @@ int
 output_open (struct output *o, const char *path,
              const struct out_options *opt, uint64_t size_hint)
 {
+  struct stat st;
+
   memset (o, 0, sizeof *o);
-  if (!opt->raw && strcmp (path, "-") == 0)
-    return h2k_seterr ("qcow2 cannot be written to standard output (it needs a seekable file); use -O raw or name a file");
+  /* A character device (/dev/null) or a FIFO is written to like standard
+   * output: renaming a .part over it would replace it. */
+  bool stream = strcmp (path, "-") == 0
+    || (stat (path, &st) == 0 && (S_ISCHR (st.st_mode) || S_ISFIFO (st.st_mode)));
+  if (!opt->raw && stream)
+    return h2k_seterr ("%s: qcow2 needs a seekable file: use -O raw, or name a regular file", path);
   o->path = strdup (path);
   if (o->path == NULL)
     return h2k_seterr ("out of memory");
-  if (h2k_outfile_open (&o->of, path) == -1) {
+  if (stream && strcmp (path, "-") != 0) {
+    o->of.fd = open (path, O_WRONLY | O_CLOEXEC);
+    if (o->of.fd == -1) {
+      h2k_seterr ("%s: %m", path);
+      free (o->path);
+      return -1;
+    }
+    o->own_fd = true;
+    o->of.is_stdout = true;   /* no .part, no rename, no truncate */
+  }
+  else if (h2k_outfile_open (&o->of, path) == -1) {
     free (o->path);
     return -1;
   }
@@ -154,6 +172,8 @@ output_commit (struct output *o)
   if (o->of.part)
     parts_set (o->of.part, false);
   int r = h2k_outfile_commit (&o->of);
+  if (o->own_fd && close (o->of.fd) == -1 && r == 0)
+    r = h2k_seterr ("%s: close: %m", o->path);
   o->open = false;
   o->sink->ops->free (o->sink);
   o->sink = NULL;
@@ -170,6 +190,8 @@ output_abort (struct output *o)
   if (o->of.part)
     parts_set (o->of.part, false);
   h2k_outfile_abort (&o->of);
+  if (o->own_fd)
+    close (o->of.fd);
   o->open = false;
   if (o->sink)
     o->sink->ops->free (o->sink);

@@ -324,6 +324,6 @@ main (int argc, char **argv)
     bstream_free_pushback (&stdin_bs);
   }
   if (want_sha)
-    print_digest (digest, output, out.of.is_stdout);
+    print_digest (digest, output, strcmp (output, "-") == 0);
   return h2k_close_stdout () == 0 ? 0 : 1;
 }
