@@ -41,7 +41,7 @@ if [ -f "$f" ]; then
   jqok "two-disks: the VM" \
     '.name == "2K8R2EESP1_2_Medium" and .cpus == 1 and .memory_mib == 1024 and .firmware == "bios" and .guest_id == "windows7Server64Guest"' v2v.json
   jqok "two-disks: the disks in order" \
-    '[.disks[] | [.file, .capacity, .controller, .unit]] == [["disk1.vmdk", 53687091200, "lsilogicsas", 0], ["disk2.vmdk", 483183820800, "lsilogicsas", 1]]' v2v.json
+    '[.disks[] | [.file, .capacity, .controller, .unit]] == [["disk1.vmdk", 53687091200, "lsilogic-sas", 0], ["disk2.vmdk", 483183820800, "lsilogic-sas", 1]]' v2v.json
   jqok "two-disks: the NIC and the CD-ROM" \
     '.nics == [{"label":"Network adapter 1","type":"e1000","network":"PG-VLAN60"}] and .removable[0].type == "cdrom"' v2v.json
   truncate -s 1M out/disk1.raw out/disk2.raw

@@ -86,7 +86,7 @@ is "cpus, cores, memory, firmware" \
 is "disks in controller order, absent ones left out" \
   "$(jq -c '[.disks[] | .label]' <<<"$src")" '["scsi0:0","scsi0:1","scsi1:0","nvme0:0"]'
 is "controllers" "$(jq -c '[.disks[] | .controller]' <<<"$src")" \
-  '["pvscsi","pvscsi","lsilogicsas","nvme"]'
+  '["pvscsi","pvscsi","lsilogic-sas","nvme"]'
 is "NICs: generated and static MACs" "$(jq -c '[.nics[] | .mac]' <<<"$src")" \
   '["00:50:56:9a:0b:1c","00:50:56:3F:00:01"]'
 is "NIC types and networks" "$(jq -c '[.nics[] | [.type, .network]]' <<<"$src")" \

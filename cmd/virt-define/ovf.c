@@ -317,7 +317,7 @@ controller_of (const struct ovf *o, const char *parent, struct vd_disk *d)
     if (sub == NULL) kind = "scsi";
     else if (strcasecmp (sub, "VirtualSCSI") == 0) kind = "pvscsi";
     else if (strcasecmp (sub, "lsilogic") == 0) kind = "lsilogic";
-    else if (strcasecmp (sub, "lsilogicsas") == 0) kind = "lsilogicsas";
+    else if (strcasecmp (sub, "lsilogicsas") == 0) kind = "lsilogic-sas";
     else if (strcasecmp (sub, "buslogic") == 0) kind = "buslogic";
     else kind = "scsi";
     break;

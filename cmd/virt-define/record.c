@@ -141,6 +141,9 @@ vd_read_record (json_object *obj, const char *where)
       || get_string (obj, where, "annotation", &src->annotation) == -1
       || get_string (obj, where, "guest_id", &src->guest_id) == -1
       || get_string (obj, where, "os_description", &src->os_description) == -1
+      || (src->os_description == NULL
+          /* vs-ls calls it guest_name (vSphere's guestFullName). */
+          && get_string (obj, where, "guest_name", &src->os_description) == -1)
       || get_string (obj, where, "hw_version", &src->hw_version) == -1
       || get_string (obj, where, "firmware", &firmware) == -1
       || get_int (obj, where, "cpus", 1, &src->cpus) == -1

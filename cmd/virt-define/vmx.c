@@ -289,7 +289,7 @@ static const char *
 scsi_controller (const char *dev)
 {
   if (dev == NULL) return "scsi";
-  if (strcasecmp (dev, "lsisas1068") == 0) return "lsilogicsas";
+  if (strcasecmp (dev, "lsisas1068") == 0) return "lsilogic-sas";
   return dev;
 }
 
