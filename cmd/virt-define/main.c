@@ -346,6 +346,29 @@ check_network_names (const source_list *sources, char **list, size_t n,
   }
 }
 
+/* Two domains (or two disks of one) on the same image would both write
+ * to it and destroy it; a shared --disk-dir where two VMs have a disk
+ * called disk1.vmdk does exactly that. */
+static int
+check_shared_disks (const source_list *sources, const struct vd_map *map)
+{
+  for (size_t a = 0; a < sources->len; a++)
+    for (size_t i = 0; i < sources->ptr[a]->disks.len; i++) {
+      const char *p = sources->ptr[a]->disks.ptr[i].path;
+      for (size_t b = a; b < sources->len; b++)
+        for (size_t j = b == a ? i + 1 : 0; j < sources->ptr[b]->disks.len; j++)
+          if (p && sources->ptr[b]->disks.ptr[j].path
+              && strcmp (p, sources->ptr[b]->disks.ptr[j].path) == 0) {
+            const char *na = map->name ? map->name : sources->ptr[a]->name;
+            const char *nb = map->name ? map->name : sources->ptr[b]->name;
+            return h2k_seterr ("%s: disk %zu and %s: disk %zu are both %s: "
+                               "give each VM its own --disk-dir or --disk",
+                               na, i + 1, nb, j + 1, p);
+          }
+    }
+  return 0;
+}
+
 static void
 write_file (const char *dir, const char *name, const char *doc)
 {
@@ -543,6 +566,9 @@ main (int argc, char *argv[])
     if ((docs[i] = vd_write_domain (src, &map)) == NULL)
       h2k_die ("%s", h2k_errmsg ());
   }
+
+  if (check_shared_disks (&sources, &map) == -1)
+    h2k_die ("%s", h2k_errmsg ());
 
   if (out_dir == NULL) {
     if (fputs (docs[0], stdout) == EOF)
