@@ -78,13 +78,15 @@ is "--disk 2 detected raw" "$(xp disk.xml '//disk[2]/driver/@type')" raw
 # Several records, odd names, and a datastore record that is skipped.
 odd1='<&'"'"'"> Grüße 日本'
 odd2='../../x'
+# Each VM has its own disks: two domains on one image are refused.
+for i in 1 2 3 4 5; do truncate -s 1M out/vm$i.raw; done
 {
-  jq -c --arg n "$odd1" '.name = $n | del(.uuid)' local.json
+  jq -c --arg n "$odd1" '.name = $n | del(.uuid) | .disks = [{"local":"out/vm1.raw"}]' local.json
   echo '{"kind":"datastore","name":"ds1","capacity":1}'
-  jq -c --arg n "$odd2" '.name = $n | .firmware = "efi" | del(.uuid)' local.json
-  jq -c '.name = "same" | del(.uuid)' local.json
-  jq -c '.name = "same" | del(.uuid) | .annotation = "second VM called same"' local.json
-  jq -c '.name = ".hidden" | del(.uuid)' local.json
+  jq -c --arg n "$odd2" '.name = $n | .firmware = "efi" | del(.uuid) | .disks = [{"local":"out/vm2.raw"}]' local.json
+  jq -c '.name = "same" | del(.uuid) | .disks = [{"local":"out/vm3.raw"}]' local.json
+  jq -c '.name = "same" | del(.uuid) | .annotation = "second VM called same" | .disks = [{"local":"out/vm4.raw"}]' local.json
+  jq -c '.name = ".hidden" | del(.uuid) | .disks = [{"local":"out/vm5.raw"}]' local.json
 } > many.jsonl
 expect_fail "several records need --out-dir" "use --out-dir" virt-define < many.jsonl
 ok "several records with --out-dir" bash -c 'virt-define --out-dir doms < many.jsonl 2>warn.txt'
