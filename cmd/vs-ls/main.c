@@ -196,6 +196,10 @@ main (int argc, char *argv[])
       h2k_die ("%s", h2k_errmsg ());
   }
 
+  if (is_vm && o.folder && !ls.folder_found)
+    h2k_die ("%s: no VM folder '%s'%s", h2k_vs_name (ls.vs), o.folder,
+             conn.datacenter ? " in that datacenter" : "");
+
   /* With --vm NAME (no glob characters) nothing found is an error: the
    * user named a VM that is not there. */
   if (is_vm && ls.printed == 0 && o.vm_globs.len > 0) {

@@ -12,6 +12,7 @@ struct other {
   const char *kind;
   /* Property -> field, and how to read it. */
   const char *const (*fields)[3];
+  string_vector seen;            /* morefs printed, when types overlap */
 };
 
 static void
@@ -45,6 +46,17 @@ other_cb (void *opaque, const char *type, const char *moref, xmlNode *o)
   free (name);
   if (!match)
     return 0;
+
+  /* The property collector matches subtypes: asking for Network also
+   * returns the distributed port groups.  Print each object once. */
+  for (size_t i = 0; i < x->seen.len; i++)
+    if (strcmp (x->seen.ptr[i], moref) == 0)
+      return 0;
+  char *copy = strdup (moref);
+  if (!copy || string_vector_append (&x->seen, copy) == -1) {
+    free (copy);
+    return h2k_seterr ("out of memory");
+  }
 
   json_object *rec = json_object_new_object ();
   json_object_object_add (rec, "kind", json_object_new_string (x->kind));
@@ -92,12 +104,15 @@ list_other (struct ls *ls, const struct dc *dc, const char *folder,
   char *view = h2k_vs_create_view (ls->vs, "Folder", folder, types);
   if (!view)
     return -1;
-  struct other x = { ls, dc, glob, kind, fields };
+  struct other x = { ls, dc, glob, kind, fields, { 0 } };
   int r = 0;
   for (const char *const *t = types; *t && r == 0; t++)
     r = h2k_vs_retrieve (ls->vs, view, NULL, 0, *t, paths, ls->o->page_size,
                          other_cb, &x);
   destroy_view (ls, view, r);
+  for (size_t i = 0; i < x.seen.len; i++)
+    free (x.seen.ptr[i]);
+  string_vector_reset (&x.seen);
   return r;
 }
 
@@ -204,11 +219,14 @@ list_hosts (struct ls *ls, const struct dc *dc)
   view = h2k_vs_create_view (ls->vs, "Folder", dc->host_folder, types);
   if (!view)
     goto out;
-  struct host_pass h = { { ls, dc, ls->o->host, "host", fields },
+  struct host_pass h = { { ls, dc, ls->o->host, "host", fields, { 0 } },
                          ls->o->cluster ? &allowed : NULL };
   r = h2k_vs_retrieve (ls->vs, view, NULL, 0, "HostSystem", paths,
                        ls->o->page_size, host_cb, &h);
   destroy_view (ls, view, r);
+  for (size_t i = 0; i < h.x.seen.len; i++)
+    free (h.x.seen.ptr[i]);
+  string_vector_reset (&h.x.seen);
 
  out:
   for (size_t i = 0; i < allowed.len; i++)

@@ -198,6 +198,7 @@ list_vms (struct ls *ls, const struct dc *dc)
     free (folder);
     return 0;
   }
+  ls->folder_found = true;
 
   bool filtered = o->vm_globs.len || o->power_state || o->host || o->cluster
     || o->datastore;

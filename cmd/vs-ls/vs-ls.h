@@ -52,6 +52,7 @@ struct ls {
   FILE *out;                     /* records, written to stdout at the end */
   name_vector names;
   unsigned long printed;
+  bool folder_found;             /* --folder named a folder somewhere */
 };
 
 /* inventory.c */
