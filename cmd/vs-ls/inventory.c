@@ -252,9 +252,8 @@ free_datacenters (dc_vector *dcs)
   dc_vector_reset (dcs);
 }
 
-/* SearchIndex.FindByInventoryPath: the moref, or NULL (with h2k_seterr
- * only on a failed call; a missing object gives NULL and an empty
- * message). */
+/* SearchIndex.FindByInventoryPath: the moref, "" when nothing is there,
+ * or NULL with h2k_seterr when the call fails. */
 char *
 find_by_path (struct ls *ls, const char *path)
 {
@@ -271,7 +270,7 @@ find_by_path (struct ls *ls, const char *path)
     return NULL;
   char *moref = h2k_xml_child_text (res, "returnval");
   xmlFreeDoc (doc);
-  if (!moref)
-    h2k_seterr ("%s", "");
+  if (!moref && !(moref = strdup ("")))
+    h2k_seterr ("out of memory");
   return moref;
 }

@@ -176,9 +176,7 @@ container (struct ls *ls, const struct dc *dc)
   }
   char *moref = find_by_path (ls, path);
   free (path);
-  if (!moref && *h2k_errmsg ())
-    return NULL;
-  return moref ? moref : strdup ("");
+  return moref;
 }
 
 int
