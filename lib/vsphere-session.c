@@ -89,38 +89,60 @@ set_fault (struct h2k_vs *vs, const char *type)
   vs->last_fault = type ? strdup (type) : NULL;
 }
 
-/* A short, printable excerpt of a body that is not SOAP: the text of an
- * HTML page (its title first), or the start of whatever it is. */
-static char *
-body_excerpt (const char *data, size_t len)
+/* Append the text of NODE and its descendants to B, a space between
+ * pieces, so that "<title>A</title><h1>B</h1>" reads "A B". */
+static void
+html_text (xmlNode *node, struct buf *b)
 {
-  char *text = NULL;
-  htmlDocPtr html = NULL;
-
-  if (len > 0 && memchr (data, '<', len < 512 ? len : 512)) {
-    html = htmlReadMemory (data, len, NULL, NULL,
-                           HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING
-                           | HTML_PARSE_NONET);
-    xmlNode *root = html ? xmlDocGetRootElement (html) : NULL;
-    if (root) {
-      xmlChar *c = xmlNodeGetContent (root);
-      if (c) {
-        text = strdup ((char *) c);
-        xmlFree (c);
-      }
+  for (xmlNode *n = node; n; n = n->next) {
+    if (n->type == XML_TEXT_NODE && n->content) {
+      write_cb ((char *) n->content, 1, strlen ((char *) n->content), b);
+      write_cb (" ", 1, 1, b);
     }
+    else if (n->type == XML_ELEMENT_NODE
+             && strcasecmp ((const char *) n->name, "script") != 0
+             && strcasecmp ((const char *) n->name, "style") != 0)
+      html_text (n->children, b);
+  }
+}
+
+static bool
+looks_html (const char *ctype, const char *data, size_t len)
+{
+  if (ctype && strncasecmp (ctype, "text/html", 9) == 0)
+    return true;
+  while (len > 0 && isspace ((unsigned char) *data))
+    data++, len--;
+  return (len >= 9 && strncasecmp (data, "<!doctype", 9) == 0)
+    || (len >= 5 && strncasecmp (data, "<html", 5) == 0);
+}
+
+/* A short, printable excerpt of a body that is not SOAP: the text of an
+ * HTML page, or the start of whatever it is. */
+static char *
+body_excerpt (const char *ctype, const char *data, size_t len)
+{
+  struct buf b = { 0 };
+
+  if (looks_html (ctype, data, len)) {
+    htmlDocPtr html = htmlReadMemory (data, len, NULL, NULL,
+                                      HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING
+                                      | HTML_PARSE_NONET);
+    xmlNode *root = html ? xmlDocGetRootElement (html) : NULL;
+    if (root)
+      html_text (root, &b);
     xmlFreeDoc (html);
   }
-  if (!text) {
-    text = strndup (data, len < 400 ? len : 400);
-    if (!text)
-      return NULL;
-  }
+  if (!b.ptr)
+    write_cb ((char *) data, 1, len < 400 ? len : 400, &b);
+  if (!b.ptr)
+    return strdup ("");
 
   /* Collapse white space, replace control bytes, keep it short. */
+  char *text = b.ptr;
   size_t j = 0;
   bool space = true;
-  for (size_t i = 0; text[i] && j < 200; i++) {
+  for (size_t i = 0; i < b.len && j < 200; i++) {
     unsigned char ch = text[i];
     if (isspace (ch)) {
       if (!space)
@@ -245,7 +267,7 @@ post (struct h2k_vs *vs, const char *method, const xmlChar *body, int len,
     sbody = soap_child (root, "Body");
 
   if (!sbody) {
-    CLEANUP_FREE char *excerpt = body_excerpt (b.ptr ? b.ptr : "", b.len);
+    CLEANUP_FREE char *excerpt = body_excerpt (ctype, b.ptr ? b.ptr : "", b.len);
     if (status != 200 && status != 500)
       h2k_seterr ("%s: %s: HTTP %ld from %s, not a SOAP answer: %s",
                   vs->name, method, status, vs->url,
