@@ -98,7 +98,7 @@ encode (const char *s, bool keep_slash)
 }
 
 char *
-h2k_vs_folder_url (struct h2k_vs *vs, const char *dspath, const char *dc_path)
+h2k_folder_url (const char *sdk_url, const char *dspath, const char *dc_path)
 {
   CLEANUP_FREE char *ds = NULL, *path = NULL;
   if (h2k_vs_parse_dspath (dspath, &ds, &path) == -1)
@@ -112,18 +112,23 @@ h2k_vs_folder_url (struct h2k_vs *vs, const char *dspath, const char *dc_path)
   }
 
   /* The base is the SOAP URL without its path. */
-  const char *url = vs->url;
-  const char *slash = strstr (url, "://");
+  const char *slash = strstr (sdk_url, "://");
   slash = slash ? strchr (slash + 3, '/') : NULL;
-  int base = slash ? (int) (slash - url) : (int) strlen (url);
+  int base = slash ? (int) (slash - sdk_url) : (int) strlen (sdk_url);
 
   char *out;
   int r = edc
-    ? asprintf (&out, "%.*s/folder/%s?dcPath=%s&dsName=%s", base, url, epath, edc, eds)
-    : asprintf (&out, "%.*s/folder/%s?dsName=%s", base, url, epath, eds);
+    ? asprintf (&out, "%.*s/folder/%s?dcPath=%s&dsName=%s", base, sdk_url, epath, edc, eds)
+    : asprintf (&out, "%.*s/folder/%s?dsName=%s", base, sdk_url, epath, eds);
   if (r == -1) {
     h2k_seterr ("out of memory");
     return NULL;
   }
   return out;
+}
+
+char *
+h2k_vs_folder_url (struct h2k_vs *vs, const char *dspath, const char *dc_path)
+{
+  return h2k_folder_url (vs->url, dspath, dc_path);
 }

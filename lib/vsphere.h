@@ -226,5 +226,8 @@ int h2k_vs_parse_dspath (const char *dspath, char **datastore, char **path);
  * path ("DC0", "F0/DC0"), or NULL for a standalone ESXi host. */
 char *h2k_vs_folder_url (struct h2k_vs *vs, const char *dspath,
                          const char *dc_path);
+/* The same from a SOAP URL ("https://host:port/sdk"), without a session. */
+char *h2k_folder_url (const char *sdk_url, const char *dspath,
+                      const char *dc_path);
 
 #endif
