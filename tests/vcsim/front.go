@@ -280,41 +280,60 @@ func (f *front) dropPages(session string) {
 }
 
 // splitResult finds, in a RetrievePropertiesEx answer, the byte ranges of
-// the response element and of each returnval/objects element.
+// the response element and of each returnval/objects element.  It scans
+// tags rather than decoding: answers for 10,000 VMs run to tens of
+// megabytes, and encoding/xml takes seconds over them.  That is safe on
+// the simulator's own output, whose encoder escapes '<' and '>' in text
+// and attribute values and writes no comments or CDATA.
 func splitResult(body []byte) (respStart, respEnd int, objects [][2]int, err error) {
-	d := xml.NewDecoder(bytes.NewReader(body))
-	depth := 0
-	var objStart int
-	respStart = -1
-	for {
-		start := int(d.InputOffset())
-		tok, terr := d.Token()
-		if terr == io.EOF {
+	depth, objStart := 0, 0
+	respStart, respEnd = -1, -1
+	for i := 0; ; {
+		j := bytes.IndexByte(body[i:], '<')
+		if j < 0 {
 			break
 		}
-		if terr != nil {
-			return 0, 0, nil, terr
+		s := i + j
+		k := bytes.IndexByte(body[s:], '>')
+		if k < 0 {
+			return 0, 0, nil, fmt.Errorf("unterminated tag at %d", s)
 		}
-		switch t := tok.(type) {
-		case xml.StartElement:
+		e := s + k + 1
+		i = e
+		tag := body[s+1 : e-1]
+		if len(tag) == 0 || tag[0] == '?' || tag[0] == '!' {
+			continue
+		}
+		closing := tag[0] == '/'
+		if closing {
+			tag = tag[1:]
+		}
+		selfClosing := !closing && tag[len(tag)-1] == '/'
+		name := tag
+		if n := bytes.IndexAny(name, " \t\r\n/"); n >= 0 {
+			name = name[:n]
+		}
+		objects5 := string(name) == "objects"
+		if !closing {
 			depth++
 			if depth == 3 {
-				respStart = start
+				respStart = s
 			}
-			if depth == 5 && t.Name.Local == "objects" {
-				objStart = start
+			if depth == 5 && objects5 {
+				objStart = s
 			}
-		case xml.EndElement:
-			if depth == 5 && t.Name.Local == "objects" {
-				objects = append(objects, [2]int{objStart, int(d.InputOffset())})
+		}
+		if closing || selfClosing {
+			if depth == 5 && objects5 {
+				objects = append(objects, [2]int{objStart, e})
 			}
 			if depth == 3 {
-				respEnd = int(d.InputOffset())
+				respEnd = e
 			}
 			depth--
 		}
 	}
-	if respStart < 0 {
+	if respStart < 0 || respEnd < 0 {
 		return 0, 0, nil, fmt.Errorf("no response element")
 	}
 	return respStart, respEnd, objects, nil
