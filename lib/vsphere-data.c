@@ -8,32 +8,45 @@
 #include "die.h"
 #include "vsphere-int.h"
 
-char *
-h2k_vs_cookie (struct h2k_vs *vs)
+int
+h2k_vs_save_cookie (struct h2k_vs *vs)
 {
   struct curl_slist *list = NULL;
-  char *out = NULL;
+  char *found = NULL;
 
-  if (curl_easy_getinfo (vs->curl, CURLINFO_COOKIELIST, &list) != CURLE_OK) {
-    h2k_seterr ("%s: cannot read the session cookie", vs->name);
-    return NULL;
-  }
+  if (curl_easy_getinfo (vs->curl, CURLINFO_COOKIELIST, &list) != CURLE_OK)
+    return h2k_seterr ("%s: cannot read the session cookie", vs->name);
   /* Netscape cookie lines: domain, tailmatch, path, secure, expires, name,
    * value, separated by tabs.  The value is passed back as it came (real
    * vCenters quote it). */
-  for (struct curl_slist *l = list; l && !out; l = l->next) {
+  for (struct curl_slist *l = list; l && !found; l = l->next) {
     const char *f = l->data;
     for (int i = 0; i < 5 && f; i++) {
       f = strchr (f, '\t');
       if (f)
         f++;
     }
-    if (f && strncmp (f, "vmware_soap_session\t", 20) == 0) {
-      if (asprintf (&out, "vmware_soap_session=%s", f + 20) == -1)
-        out = NULL;
-    }
+    if (f && strncmp (f, "vmware_soap_session\t", 20) == 0
+        && asprintf (&found, "vmware_soap_session=%s", f + 20) == -1)
+      found = NULL;
   }
   curl_slist_free_all (list);
+  if (!found)
+    return h2k_seterr ("%s: the server set no session cookie at login", vs->name);
+
+  pthread_mutex_lock (&vs->cookie_lock);
+  free (vs->cookie);
+  vs->cookie = found;
+  pthread_mutex_unlock (&vs->cookie_lock);
+  return 0;
+}
+
+char *
+h2k_vs_cookie (struct h2k_vs *vs)
+{
+  pthread_mutex_lock (&vs->cookie_lock);
+  char *out = vs->cookie ? strdup (vs->cookie) : NULL;
+  pthread_mutex_unlock (&vs->cookie_lock);
   if (!out)
     h2k_seterr ("%s: no session cookie (not logged in?)", vs->name);
   return out;

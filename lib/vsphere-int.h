@@ -33,6 +33,11 @@ struct h2k_vs {
   struct h2k_vs_tls tls;
   struct h2k_vs_content sc;
 
+  /* The session cookie as of the last login, for data-plane handles that
+   * other threads set up while this one makes SOAP calls. */
+  pthread_mutex_t cookie_lock;
+  char *cookie;                /* "vmware_soap_session=..." or NULL */
+
   char *username;
   char *password;              /* kept for re-login; wiped at close */
   bool logged_in;
@@ -48,5 +53,7 @@ int h2k_vs_tls_setup (struct h2k_vs_tls *t, CURL *h);
 /* After a failed transfer: set the error message for CODE, naming the pin
  * mismatch or the certificate problem when that is what happened. */
 int h2k_vs_tls_error (struct h2k_vs *vs, CURLcode code);
+/* Read the session cookie from the SOAP handle into vs->cookie. */
+int h2k_vs_save_cookie (struct h2k_vs *vs);
 
 #endif

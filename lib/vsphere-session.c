@@ -208,6 +208,18 @@ fault_error (struct h2k_vs *vs, const char *method, xmlNode *fault)
                      type ? type : "fault", words);
 }
 
+/* Overwrite the text of a request (Login's holds the password) before
+ * libxml2 frees it. */
+static void
+wipe_text (xmlNode *node)
+{
+  for (xmlNode *n = node; n; n = n->next) {
+    if (n->type == XML_TEXT_NODE && n->content)
+      explicit_bzero (n->content, strlen ((char *) n->content));
+    wipe_text (n->children);
+  }
+}
+
 /* Serialise METHOD in an envelope; the result is the request body. */
 static int
 build_request (xmlNode *method, xmlChar **body, int *len)
@@ -224,6 +236,7 @@ build_request (xmlNode *method, xmlChar **body, int *len)
    * they are; reconcile in case a child refers to one of the envelope's. */
   xmlReconciliateNs (doc, method);
   xmlDocDumpMemoryEnc (doc, body, len, "UTF-8");
+  wipe_text (method);
   xmlFreeDoc (doc);
   if (!*body)
     return h2k_seterr ("cannot serialise the SOAP request");
@@ -334,6 +347,7 @@ h2k_vs_call (struct h2k_vs *vs, xmlNode *method, xmlDoc **doc,
     else
       r = post (vs, name, body, len, doc, response);
   }
+  explicit_bzero (body, len);
   xmlFree (body);
   return r;
 }
@@ -403,7 +417,7 @@ login (struct h2k_vs *vs)
   xmlFreeDoc (doc);
   vs->logged_in = true;
   vs->generation++;
-  return 0;
+  return h2k_vs_save_cookie (vs);
 }
 
 int
@@ -430,6 +444,7 @@ h2k_vs_connect (const struct h2k_conn_opts *opts)
     return NULL;
   }
   vs->opts = opts;
+  pthread_mutex_init (&vs->cookie_lock, NULL);
   vs->url = strdup (opts->url);
   vs->name = strdup (opts->hostport);
   vs->curl = curl_easy_init ();
@@ -532,5 +547,7 @@ h2k_vs_close (struct h2k_vs *vs)
   free (vs->username);
   h2k_connopts_wipe (vs->password);
   free (vs->last_fault);
+  free (vs->cookie);
+  pthread_mutex_destroy (&vs->cookie_lock);
   free (vs);
 }

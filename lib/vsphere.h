@@ -76,11 +76,13 @@
  *   curl_easy_setopt (h, CURLOPT_URL, url); ...
  *
  * The session must outlive every handle set up from it (the pin check reads
- * the session's settings).  h2k_vs_curl_setup only reads the session, so
- * several threads may each set up and use their own handles; the SOAP side
- * (h2k_vs_call and everything built on it) is for one thread at a time.
- * After a re-login the cookie changes: call h2k_vs_curl_setup again (or
- * h2k_vs_relogin when /folder answers 401, then set up again).
+ * the session's settings).  h2k_vs_curl_setup and h2k_vs_cookie only read
+ * the session (the cookie under a lock), so several threads may each set up
+ * and use their own handles while one thread makes SOAP calls; the SOAP
+ * side (h2k_vs_call, h2k_vs_relogin and everything built on them) is for
+ * one thread at a time.  After a re-login the cookie changes: set handles
+ * up again (h2k_vs_relogin when /folder answers 401, then
+ * h2k_vs_curl_setup or CURLOPT_COOKIE with h2k_vs_cookie).
  *
  * h2k_vs_close logs out and frees everything, wiping the password.
  */
