@@ -1,0 +1,105 @@
+/* Where bytes come from: datastore paths through a vSphere session, or
+ * plain http(s) URLs.
+ *
+ * The session is opened on first need, so that "vs-pull URL" works without
+ * any vCenter.  The two are never mixed in one run: curl handles are shared
+ * between files, and the session cookie must not be sent to another host.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "h2k.h"
+#include "pull.h"
+#include "vsphere.h"
+
+bool
+is_url (const char *s)
+{
+  return strncasecmp (s, "http://", 7) == 0 || strncasecmp (s, "https://", 8) == 0;
+}
+
+static int
+connect_session (struct pull *p)
+{
+  if (p->vs)
+    return 0;
+  if (h2k_connopts_finish (&p->conn) == -1)
+    return -1;
+  p->vs = h2k_vs_connect (&p->conn);
+  return p->vs ? 0 : -1;
+}
+
+char *
+source_url (struct pull *p, const char *file, const char *dc_path)
+{
+  if (is_url (file)) {
+    if (p->vs)
+      goto mixed;
+    p->url_used = true;
+    char *u = strdup (file);
+    if (u == NULL)
+      h2k_seterr ("out of memory");
+    return u;
+  }
+  if (file[0] != '[') {
+    h2k_seterr ("%s: neither a datastore path (\"[datastore] dir/file\") nor "
+                "an http(s) URL", file);
+    return NULL;
+  }
+  if (p->url_used)
+    goto mixed;
+  if (connect_session (p) == -1)
+    return NULL;
+  return h2k_vs_folder_url (p->vs, file,
+                            dc_path && *dc_path ? dc_path : p->conn.datacenter);
+
+ mixed:
+  h2k_seterr ("%s: datastore paths and URLs cannot be pulled in the same run "
+              "(the session cookie must not go to another server)", file);
+  return NULL;
+}
+
+int
+pull_setup_handle (void *opaque, CURL *h)
+{
+  struct pull *p = opaque;
+
+  if (p->vs)
+    return h2k_vs_curl_setup (p->vs, h);
+
+  /* A plain URL: the TLS settings of the connection options, nothing else
+   * (there is no session, so no cookie). */
+  if (p->conn.insecure || p->url_insecure) {
+    curl_easy_setopt (h, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt (h, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+  const char *ca = p->conn.ca_certs ? p->conn.ca_certs : p->url_ca;
+  if (ca && *ca) {
+    /* libcurl takes one CA file; the first of a ':' list. */
+    char *first = strndup (ca, strcspn (ca, ":"));
+    if (first == NULL)
+      return h2k_seterr ("out of memory");
+    curl_easy_setopt (h, CURLOPT_CAINFO, first);
+    free (first);
+  }
+  return 0;
+}
+
+int
+pull_renew (void *opaque)
+{
+  struct pull *p = opaque;
+
+  if (p->vs == NULL)
+    return h2k_seterr ("the server answered 401 Unauthorized and there is no "
+                       "vSphere session to renew");
+  return h2k_vs_relogin (p->vs);
+}
+
+void
+conn_close (struct pull *p)
+{
+  h2k_vs_close (p->vs);
+  p->vs = NULL;
+}

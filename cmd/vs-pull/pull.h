@@ -1,0 +1,84 @@
+/* vs-pull: what the files of the program share. */
+#ifndef VS_PULL_H
+#define VS_PULL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "connopts.h"
+#include "http.h"
+#include "vector.h"
+
+struct h2k_vs;
+
+DEFINE_VECTOR_TYPE (string_vector, char *);
+
+struct manifest_entry {
+  char *name;
+  char *sha256;                 /* lowercase hex */
+};
+DEFINE_VECTOR_TYPE (manifest, struct manifest_entry);
+
+struct pull {
+  struct h2k_conn_opts conn;
+  bool conn_used;               /* a vSphere session is needed */
+  struct h2k_vs *vs;            /* connected on first need */
+  bool url_insecure;            /* plain URLs: TLS settings */
+  char *url_ca;
+
+  struct h2k_http_opts hopts;
+  struct h2k_http *http;
+
+  const char *output;           /* -o */
+  const char *dir;              /* --dir */
+  const char *patch;            /* --patch */
+  h2k_http_segs ranges;         /* --range, dst = running offset */
+  bool sha256, verify, skip_zero, no_clobber, verbose;
+  const char *verify_file;
+  manifest sums;
+  const char *progress;         /* NULL, "" or FD */
+  bool url_used;                /* plain URLs were given */
+
+  /* Progress drawing (show.c). */
+  int prog_fd;                  /* --progress=FD, or -1 */
+  bool prog_tty;                /* bars on stderr */
+  int prog_last, prog_lines;
+  double prog_start;
+};
+
+/* conn.c */
+bool is_url (const char *s);
+/* The URL to fetch FILE (a URL, or a "[ds] path" resolved through the
+ * session, in datacenter DC_PATH or the default one). */
+char *source_url (struct pull *p, const char *file, const char *dc_path);
+int pull_setup_handle (void *opaque, CURL *h);
+int pull_renew (void *opaque);
+void conn_close (struct pull *p);
+
+/* show.c */
+void show_progress (void *opaque, struct h2k_http_job **jobs, size_t njobs,
+                    bool final);
+void show_faults (struct pull *p);
+void hex_digest (const unsigned char *d, char out[65]);
+int manifest_load (manifest *m, const char *path);
+/* The expected SHA-256 of a file known by any of NAMES (NULL-terminated):
+ * NULL if the manifest does not know it. */
+const char *manifest_find (const manifest *m, const char *const *names);
+/* Compare the job's digest with EXPECTED (if not NULL). */
+int check_digest (struct h2k_http_job *job, const char *expected);
+
+/* records.c */
+int pull_records (struct pull *p, FILE *in);
+
+/* main.c */
+/* Base name of a datastore path or URL, safe as a file name. */
+char *safe_base_name (const char *file);
+/* One whole file to PATH (resumable), with digest and verify. */
+int pull_files (struct pull *p, struct h2k_http_job **jobs, size_t njobs,
+                char **paths, const char **expect);
+/* Fetch JOB's segments into TARGET at their offsets. */
+int patch_target (struct pull *p, struct h2k_http_job *job, const char *target);
+int run_jobs (struct pull *p, struct h2k_http_job **jobs, size_t njobs);
+
+#endif

@@ -1,0 +1,536 @@
+/* Records on stdin: VM records (vs-ls --chain) and extent records
+ * (vs-cbt, vmdk-flatten --map).
+ *
+ * A VM record's disks name their backing chain by descriptor; the bytes
+ * live in the extent files each descriptor names (disk-flat.vmdk,
+ * disk-000001-sesparse.vmdk, ...).  So the chain is pulled first, then the
+ * descriptors that came down are read for their extent files, which are
+ * pulled next, all into DIR/<VM name>/.  The record is then printed again
+ * with disks[].local (the leaf descriptor, ready for vmdk-flatten) and
+ * disks[].local_files (every file of the disk: datastore path, local path,
+ * size and, with --sha256, the digest).  Fields vs-pull does not know pass
+ * through unchanged.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "h2k.h"
+#include "pull.h"
+
+DEFINE_VECTOR_TYPE (json_vector, json_object *);
+
+struct vm_file {
+  char *dspath;
+  char *local;
+  struct h2k_http_job job;
+  bool have_job;
+  string_vector extents;        /* files a descriptor names */
+};
+DEFINE_VECTOR_TYPE (file_vector, struct vm_file);
+
+static void
+files_free (file_vector *fv)
+{
+  for (size_t i = 0; i < fv->len; i++) {
+    struct vm_file *f = &fv->ptr[i];
+    free (f->dspath);
+    free (f->local);
+    if (f->have_job)
+      h2k_http_job_free (&f->job);
+    for (size_t k = 0; k < f->extents.len; k++)
+      free (f->extents.ptr[k]);
+    string_vector_reset (&f->extents);
+  }
+  file_vector_reset (fv);
+}
+
+/* A VM name made safe as one directory name: no '/', no control
+ * characters, not starting with '.', so "../../x" stays inside DIR. */
+static char *
+sanitize_name (const char *name)
+{
+  size_t n = strlen (name);
+  if (n > 200) {
+    n = 200;
+    while (n > 0 && ((unsigned char) name[n] & 0xc0) == 0x80)
+      n--;    /* do not cut a UTF-8 character in two */
+  }
+  char *out = malloc (n + 2), *w = out;
+  if (out == NULL)
+    return NULL;
+  if (n == 0 || name[0] == '.')
+    *w++ = '_';
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = name[i];
+    *w++ = (c == '/' || c == '\\' || c < 0x20 || c == 0x7f) ? '_' : c;
+  }
+  *w = '\0';
+  return out;
+}
+
+static ssize_t
+find_file (file_vector *fv, const char *dspath)
+{
+  for (size_t i = 0; i < fv->len; i++)
+    if (strcmp (fv->ptr[i].dspath, dspath) == 0)
+      return i;
+  return -1;
+}
+
+static int
+add_file (file_vector *fv, const char *vmdir, const char *dspath)
+{
+  if (find_file (fv, dspath) >= 0)
+    return 0;
+  CLEANUP_FREE char *base = safe_base_name (dspath);
+  if (base == NULL)
+    return -1;
+  struct vm_file f = { 0 };
+  f.dspath = strdup (dspath);
+  if (f.dspath == NULL || asprintf (&f.local, "%s/%s", vmdir, base) == -1) {
+    free (f.dspath);
+    return h2k_seterr ("out of memory");
+  }
+  for (size_t i = 0; i < fv->len; i++)
+    if (strcmp (fv->ptr[i].local, f.local) == 0) {
+      h2k_seterr ("%s and %s would both be %s", fv->ptr[i].dspath, dspath,
+                  f.local);
+      free (f.dspath);
+      free (f.local);
+      return -1;
+    }
+  if (file_vector_append (fv, f) == -1) {
+    free (f.dspath);
+    free (f.local);
+    return -1;
+  }
+  return 0;
+}
+
+/* The datastore path of NAME in the directory of DSPATH. */
+static char *
+sibling (const char *dspath, const char *name)
+{
+  const char *slash = strrchr (dspath, '/');
+  const char *br = strchr (dspath, ']');
+  char *out;
+  int r;
+  if (slash)
+    r = asprintf (&out, "%.*s%s", (int) (slash + 1 - dspath), dspath, name);
+  else if (br)
+    r = asprintf (&out, "%.*s %s", (int) (br + 1 - dspath), dspath, name);
+  else
+    r = asprintf (&out, "%s", name);
+  return r == -1 ? NULL : out;
+}
+
+/* If LOCAL is a VMDK text descriptor, the extent files it names. */
+static int
+descriptor_extents (struct vm_file *f)
+{
+  CLEANUP_FCLOSE FILE *fp = fopen (f->local, "r");
+  if (fp == NULL)
+    return h2k_seterr ("%s: %m", f->local);
+  char head[32] = "";
+  size_t n = fread (head, 1, sizeof head - 1, fp);
+  head[n] = '\0';
+  if (strncmp (head, "# Disk DescriptorFile", 21) != 0)
+    return 0;   /* a binary VMDK (or not a VMDK): it holds its own data */
+  rewind (fp);
+
+  char line[4096];
+  while (fgets (line, sizeof line, fp)) {
+    char access[16], type[32], name[1024];
+    unsigned long long sectors;
+    if (sscanf (line, "%15s %llu %31s \"%1023[^\"]\"", access, &sectors, type,
+                name) != 4)
+      continue;
+    if (strcmp (access, "RW") && strcmp (access, "RDONLY")
+        && strcmp (access, "NOACCESS"))
+      continue;
+    if (name[0] == '\0' || strchr (name, '/') || strcmp (name, ".") == 0
+        || strcmp (name, "..") == 0)
+      return h2k_seterr ("%s: extent file \"%s\" is not a plain file name in "
+                         "the descriptor's directory", f->dspath, name);
+    char *ds = sibling (f->dspath, name);
+    if (ds == NULL || string_vector_append (&f->extents, ds) == -1) {
+      free (ds);
+      return h2k_seterr ("out of memory");
+    }
+  }
+  return 0;
+}
+
+/* The SHA-256 an earlier pull put in the record for DSPATH, if any. */
+static const char *
+record_sha256 (json_object *disk, const char *dspath)
+{
+  json_object *lf;
+  if (!json_object_object_get_ex (disk, "local_files", &lf)
+      || !json_object_is_type (lf, json_type_array))
+    return NULL;
+  for (size_t i = 0; i < json_object_array_length (lf); i++) {
+    json_object *e = json_object_array_get_idx (lf, i);
+    const char *file, *sum;
+    if (json_object_is_type (e, json_type_object)
+        && h2k_json_get_string (e, "file", &file) && strcmp (file, dspath) == 0
+        && h2k_json_get_string (e, "sha256", &sum))
+      return sum;
+  }
+  return NULL;
+}
+
+/* Pull files FROM..fv->len. */
+static int
+pull_some (struct pull *p, file_vector *fv, size_t from, const char *dc,
+           json_object **file_disk)
+{
+  size_t n = fv->len - from;
+  if (n == 0)
+    return 0;
+  struct h2k_http_job **jobs = calloc (n, sizeof *jobs);
+  char **paths = calloc (n, sizeof *paths);
+  const char **expect = calloc (n, sizeof *expect);
+  int ret = -1;
+  if (!jobs || !paths || !expect) {
+    h2k_seterr ("out of memory");
+    goto out;
+  }
+  for (size_t i = 0; i < n; i++) {
+    struct vm_file *f = &fv->ptr[from + i];
+    CLEANUP_FREE char *url = source_url (p, f->dspath, dc);
+    if (url == NULL || h2k_http_job_init (&f->job, url, f->dspath) == -1)
+      goto out;
+    f->have_job = true;
+    jobs[i] = &f->job;
+    paths[i] = f->local;
+    if (p->verify) {
+      if (p->verify_file) {
+        const char *names[] = { f->dspath, f->local, NULL };
+        expect[i] = manifest_find (&p->sums, names);
+      }
+      else if (file_disk[from + i])
+        expect[i] = record_sha256 (file_disk[from + i], f->dspath);
+      if (expect[i] == NULL) {
+        h2k_seterr ("%s: --verify: no checksum known for it", f->dspath);
+        goto out;
+      }
+    }
+  }
+  ret = pull_files (p, jobs, n, paths, expect);
+ out:
+  free (jobs);
+  free (paths);
+  free (expect);
+  return ret;
+}
+
+static int
+add_local_file (json_object *arr, struct vm_file *f, bool sha)
+{
+  json_object *o = json_object_new_object ();
+  if (o == NULL)
+    return h2k_seterr ("out of memory");
+  struct stat st;
+  if (h2k_json_set_string (o, "file", f->dspath) == -1
+      || h2k_json_set_string (o, "local", f->local) == -1
+      || (stat (f->local, &st) == 0
+          && h2k_json_set_int64 (o, "size", st.st_size) == -1)
+      || json_object_array_add (arr, o) != 0) {
+    json_object_put (o);
+    return h2k_seterr ("out of memory");
+  }
+  if (sha && f->job.complete) {
+    char hex[65];
+    hex_digest (f->job.sha256, hex);
+    if (h2k_json_set_string (o, "sha256", hex) == -1)
+      return -1;
+  }
+  return 0;
+}
+
+static int
+pull_vm (struct pull *p, json_object *rec, const char *where)
+{
+  const char *name, *dc = NULL;
+  if (!h2k_json_get_string (rec, "name", &name))
+    return h2k_seterr ("%s: VM record without a \"name\"", where);
+  if (!h2k_json_get_string (rec, "dc_path", &dc))
+    h2k_json_get_string (rec, "datacenter", &dc);
+
+  CLEANUP_FREE char *safe = sanitize_name (name);
+  CLEANUP_FREE char *vmdir = NULL;
+  if (safe == NULL || asprintf (&vmdir, "%s/%s", p->dir, safe) == -1)
+    return h2k_seterr ("out of memory");
+
+  json_object *disks = NULL;
+  if (json_object_object_get_ex (rec, "disks", &disks)
+      && !json_object_is_type (disks, json_type_array))
+    return h2k_seterr ("%s: VM %s: \"disks\" is not an array", where, name);
+  size_t ndisks = disks ? json_object_array_length (disks) : 0;
+  if (ndisks == 0)
+    return 0;
+  if (mkdir (vmdir, 0755) == -1 && errno != EEXIST)
+    return h2k_seterr ("%s: %m", vmdir);
+
+  file_vector fv = { 0 };
+  json_object **file_disk = NULL;
+  int ret = -1;
+
+  /* The chain of every disk (or the disk's own file when no chain is
+   * given), base first. */
+  for (size_t d = 0; d < ndisks; d++) {
+    json_object *disk = json_object_array_get_idx (disks, d), *chain;
+    const char *file;
+    if (!json_object_is_type (disk, json_type_object)
+        || !h2k_json_get_string (disk, "file", &file)) {
+      h2k_seterr ("%s: VM %s: disk %zu has no \"file\"", where, name, d);
+      goto out;
+    }
+    if (json_object_object_get_ex (disk, "chain", &chain)
+        && json_object_is_type (chain, json_type_array))
+      for (size_t k = 0; k < json_object_array_length (chain); k++) {
+        json_object *c = json_object_array_get_idx (chain, k);
+        const char *cf = NULL;
+        if (json_object_is_type (c, json_type_string))
+          cf = json_object_get_string (c);
+        else if (json_object_is_type (c, json_type_object))
+          h2k_json_get_string (c, "file", &cf);
+        if (cf == NULL) {
+          h2k_seterr ("%s: VM %s: disk %zu: a chain entry is not a file name",
+                      where, name, d);
+          goto out;
+        }
+        if (add_file (&fv, vmdir, cf) == -1)
+          goto out;
+      }
+    if (add_file (&fv, vmdir, file) == -1)
+      goto out;
+  }
+
+  /* Which disk each file belongs to, for checksums from an earlier pull. */
+  file_disk = calloc (fv.len, sizeof *file_disk);
+  if (file_disk == NULL) {
+    h2k_seterr ("out of memory");
+    goto out;
+  }
+  for (size_t i = 0; i < fv.len; i++)
+    for (size_t d = 0; d < ndisks; d++) {
+      json_object *disk = json_object_array_get_idx (disks, d);
+      if (record_sha256 (disk, fv.ptr[i].dspath))
+        file_disk[i] = disk;
+    }
+
+  size_t nchain = fv.len;
+  if (pull_some (p, &fv, 0, dc, file_disk) == -1)
+    goto out;
+
+  /* The extent files the descriptors name. */
+  for (size_t i = 0; i < nchain; i++) {
+    if (descriptor_extents (&fv.ptr[i]) == -1)
+      goto out;
+    for (size_t k = 0; k < fv.ptr[i].extents.len; k++)
+      if (add_file (&fv, vmdir, fv.ptr[i].extents.ptr[k]) == -1)
+        goto out;
+  }
+  json_object **grown = realloc (file_disk, (fv.len ? fv.len : 1) * sizeof *file_disk);
+  if (grown == NULL) {
+    h2k_seterr ("out of memory");
+    goto out;
+  }
+  file_disk = grown;
+  for (size_t i = nchain; i < fv.len; i++) {
+    file_disk[i] = NULL;
+    for (size_t d = 0; d < ndisks; d++) {
+      json_object *disk = json_object_array_get_idx (disks, d);
+      if (record_sha256 (disk, fv.ptr[i].dspath))
+        file_disk[i] = disk;
+    }
+  }
+  if (pull_some (p, &fv, nchain, dc, file_disk) == -1)
+    goto out;
+
+  /* The record again, with the local files. */
+  for (size_t d = 0; d < ndisks; d++) {
+    json_object *disk = json_object_array_get_idx (disks, d), *chain;
+    const char *file;
+    h2k_json_get_string (disk, "file", &file);
+    ssize_t leaf = find_file (&fv, file);
+    if (h2k_json_set_string (disk, "local", fv.ptr[leaf].local) == -1)
+      goto out;
+    json_object *arr = json_object_new_array ();
+    if (arr == NULL || json_object_object_add (disk, "local_files", arr) != 0) {
+      json_object_put (arr);
+      h2k_seterr ("out of memory");
+      goto out;
+    }
+    /* This disk's files: its chain (or its file) and their extents. */
+    string_vector mine = { 0 };
+    if (json_object_object_get_ex (disk, "chain", &chain)
+        && json_object_is_type (chain, json_type_array))
+      for (size_t k = 0; k < json_object_array_length (chain); k++) {
+        json_object *c = json_object_array_get_idx (chain, k);
+        const char *cf = json_object_is_type (c, json_type_string)
+          ? json_object_get_string (c) : NULL;
+        if (cf == NULL)
+          h2k_json_get_string (c, "file", &cf);
+        string_vector_append (&mine, (char *) cf);
+      }
+    string_vector_append (&mine, (char *) file);
+    string_vector seen = { 0 };
+    for (size_t k = 0; k < mine.len; k++) {
+      ssize_t i = find_file (&fv, mine.ptr[k]);
+      bool dup = false;
+      for (size_t s = 0; s < seen.len; s++)
+        dup |= seen.ptr[s] == fv.ptr[i].dspath;
+      if (dup)
+        continue;
+      string_vector_append (&seen, fv.ptr[i].dspath);
+      if (add_local_file (arr, &fv.ptr[i], p->sha256) == -1) {
+        string_vector_reset (&mine);
+        string_vector_reset (&seen);
+        goto out;
+      }
+      for (size_t x = 0; x < fv.ptr[i].extents.len; x++) {
+        ssize_t e = find_file (&fv, fv.ptr[i].extents.ptr[x]);
+        bool edup = false;
+        for (size_t s = 0; s < seen.len; s++)
+          edup |= seen.ptr[s] == fv.ptr[e].dspath;
+        if (edup)
+          continue;
+        string_vector_append (&seen, fv.ptr[e].dspath);
+        if (add_local_file (arr, &fv.ptr[e], p->sha256) == -1) {
+          string_vector_reset (&mine);
+          string_vector_reset (&seen);
+          goto out;
+        }
+      }
+    }
+    string_vector_reset (&mine);
+    string_vector_reset (&seen);
+  }
+  ret = 0;
+ out:
+  if (ret == -1)
+    h2k_seterr_prefix ("VM %s", name);
+  free (file_disk);
+  files_free (&fv);
+  return ret;
+}
+
+static int
+pull_extents (struct pull *p, json_vector *recs)
+{
+  struct h2k_http_job job;
+  const char *file0 = NULL;
+  int ret = -1;
+  bool have = false;
+
+  for (size_t i = 0; i < recs->len; i++) {
+    json_object *rec = recs->ptr[i];
+    const char *file, *dc = NULL;
+    int64_t off, len;
+    if (!h2k_json_get_string (rec, "file", &file)
+        || !h2k_json_get_int64 (rec, "offset", &off)
+        || !h2k_json_get_int64 (rec, "length", &len) || off < 0 || len < 0) {
+      h2k_seterr ("<stdin>: extent record %zu: needs \"file\" and non-negative "
+                  "\"offset\" and \"length\"", i + 1);
+      goto out;
+    }
+    h2k_json_get_string (rec, "dc_path", &dc);
+    if (file0 == NULL) {
+      file0 = file;
+      CLEANUP_FREE char *url = source_url (p, file, dc);
+      if (url == NULL || h2k_http_job_init (&job, url, file) == -1)
+        goto out;
+      have = true;
+      if (h2k_http_head (p->http, &job) == -1)
+        goto out;
+    }
+    else if (strcmp (file, file0) != 0) {
+      h2k_seterr ("<stdin>: extent records name two files (%s and %s): "
+                  "--patch takes the extents of one disk (select them with jq)",
+                  file0, file);
+      goto out;
+    }
+    if (h2k_http_job_add (&job, off, len, off) == -1)
+      goto out;
+  }
+  if (!have)
+    return 0;     /* no extents: nothing changed */
+  ret = patch_target (p, &job, p->patch);
+ out:
+  if (have)
+    h2k_http_job_free (&job);
+  return ret;
+}
+
+int
+pull_records (struct pull *p, FILE *in)
+{
+  struct h2k_jsonl_reader rd;
+  json_vector recs = { 0 };
+  json_object *o;
+  int r, ret = -1;
+  size_t nvm = 0, next = 0;
+
+  h2k_jsonl_reader_init (&rd, in, "<stdin>");
+  while ((r = h2k_jsonl_read (&rd, &o)) == 1) {
+    const char *kind;
+    if (!h2k_json_get_string (o, "kind", &kind)
+        || (strcmp (kind, "vm") && strcmp (kind, "extent"))) {
+      json_object_put (o);
+      h2k_seterr ("<stdin>: line %lu: not a VM or extent record (\"kind\" "
+                  "must be \"vm\" or \"extent\")", rd.lineno);
+      goto out;
+    }
+    if (strcmp (kind, "vm") == 0)
+      nvm++;
+    else
+      next++;
+    if (json_vector_append (&recs, o) == -1) {
+      json_object_put (o);
+      goto out;
+    }
+  }
+  if (r == -1)
+    goto out;
+  if (nvm && next) {
+    h2k_seterr ("<stdin>: VM records and extent records cannot be mixed");
+    goto out;
+  }
+  if (next && !p->patch) {
+    h2k_seterr ("<stdin>: extent records need --patch TARGET");
+    goto out;
+  }
+  if (nvm && !p->dir) {
+    h2k_seterr ("<stdin>: VM records need --dir DIR");
+    goto out;
+  }
+  if (next) {
+    ret = pull_extents (p, &recs);
+    goto out;
+  }
+  for (size_t i = 0; i < recs.len; i++) {
+    char where[64];
+    snprintf (where, sizeof where, "<stdin>: record %zu", i + 1);
+    if (pull_vm (p, recs.ptr[i], where) == -1)
+      goto out;
+    /* Print as each VM is done, so the next step can start on it. */
+    if (h2k_jsonl_write (stdout, recs.ptr[i]) == -1 || fflush (stdout) == EOF) {
+      h2k_seterr ("stdout: %m");
+      goto out;
+    }
+  }
+  ret = 0;
+ out:
+  for (size_t i = 0; i < recs.len; i++)
+    json_object_put (recs.ptr[i]);
+  json_vector_reset (&recs);
+  h2k_jsonl_reader_free (&rd);
+  return ret;
+}
