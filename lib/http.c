@@ -1081,21 +1081,24 @@ h2k_http_run (struct h2k_http *e, struct h2k_http_job **jobs, size_t njobs)
     curl_multi_perform (e->multi, &running);
     CURLMsg *msg;
     int left;
+    bool finished = false;
     while ((msg = curl_multi_info_read (e->multi, &left)) != NULL) {
       if (msg->msg != CURLMSG_DONE)
         continue;
+      finished = true;
       struct h2k_http_req *r;
       curl_easy_getinfo (msg->easy_handle, CURLINFO_PRIVATE, (char **) &r);
       finish_request (e, r, msg->data.result);
     }
     if (e->fatal)
       break;
-
     double t = h2k_http_now ();
     if (e->o.progress && t - e->last_progress >= 0.2) {
       e->last_progress = t;
       e->o.progress (e->o.opaque, jobs, njobs, false);
     }
+    if (finished)
+      continue;     /* connections are free: start the next requests now */
     int timeout = 200;
     if (next != INFINITY) {
       double ms = (next - t) * 1000;
