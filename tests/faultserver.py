@@ -17,10 +17,15 @@ told to:
                          with probability P
   --ignore-range         always answer 200 with the whole file
   --rate BYTES_PER_SEC   throttle each connection to this rate
-  --require-cookie C     answer 401 unless the request carries cookie C
-                         ("name=value"); the first --expire-after GETs
-                         succeed, then C is refused until a request to
-                         /login returns a new one (to test renewal)
+  --upstream URL         forward POST /sdk to URL (a vCenter simulator):
+                         the server then fronts it like a vCenter whose
+                         /folder it serves from --root
+  --require-cookie NAME  answer 401 to file requests that do not carry
+                         cookie NAME with its current value: the value the
+                         upstream last set at login (or one that GET /login
+                         hands out); with --expire-after N a value is
+                         revoked after N file requests, until the next
+                         login (to test session renewal)
 
 Faults are drawn from a random generator seeded with --seed, and every
 fault rule stops after --max-faults faults in all, so a test always ends.
@@ -32,6 +37,7 @@ prints "PORT=N" on stdout once it listens, and exits on SIGTERM or after
 
 import argparse
 import email.utils
+import http.client
 import json
 import os
 import random
@@ -124,6 +130,11 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
+    def new_cookie(self, value):
+        with self.server.rng_lock:
+            self.server.cookie = "%s=%s" % (self.server.opts.require_cookie, value)
+            self.server.cookie_uses = 0
+
     def cookie_ok(self):
         o = self.server.opts
         if not o.require_cookie:
@@ -131,21 +142,54 @@ class Handler(BaseHTTPRequestHandler):
         if self.path.startswith("/login"):
             with self.server.rng_lock:
                 self.server.cookie_gen += 1
-                self.server.cookie = "%s-%d" % (o.require_cookie, self.server.cookie_gen)
-                self.server.cookie_uses = 0
+                gen = self.server.cookie_gen
+            self.new_cookie("v%d" % gen)
             self.send_simple(200, b"ok\n", {"Set-Cookie": self.server.cookie})
             return False
         got = self.headers.get("Cookie", "")
         with self.server.rng_lock:
-            good = self.server.cookie in [c.strip() for c in got.split(";")]
+            good = self.server.cookie is not None and \
+                self.server.cookie in [c.strip() for c in got.split(";")]
             if good:
                 self.server.cookie_uses += 1
                 if o.expire_after and self.server.cookie_uses > o.expire_after:
+                    self.server.cookie = None       # revoked until a login
                     good = False
         if not good:
             self.server.stats.fault("401")
             self.send_simple(401, b"session expired\n")
         return good
+
+    def do_POST(self):
+        """Forward a SOAP call to the upstream simulator."""
+        self.server.stats.add("requests")
+        o = self.server.opts
+        if not o.upstream:
+            return self.send_simple(405, b"no upstream\n")
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        u = urllib.parse.urlsplit(o.upstream)
+        if u.scheme == "https":
+            conn = http.client.HTTPSConnection(u.hostname, u.port, timeout=60,
+                                               context=ssl._create_unverified_context())
+        else:
+            conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+        headers = {k: v for k, v in self.headers.items()
+                   if k.lower() in ("content-type", "soapaction", "cookie")}
+        conn.request("POST", self.path, body, headers)
+        r = conn.getresponse()
+        data = r.read()
+        self.send_response(r.status)
+        for k, v in r.getheaders():
+            if k.lower() in ("content-type", "set-cookie"):
+                self.send_header(k, v)
+            if k.lower() == "set-cookie" and o.require_cookie:
+                name, _, rest = v.partition("=")
+                if name.strip() == o.require_cookie:
+                    self.new_cookie(rest.split(";")[0])
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        conn.close()
 
     def do_HEAD(self):
         self.server.stats.add("requests")
@@ -287,7 +331,7 @@ class Server(ThreadingHTTPServer):
         self.stats = Stats()
         self.rng = random.Random(opts.seed)
         self.rng_lock = threading.Lock()
-        self.cookie = "%s-0" % opts.require_cookie if opts.require_cookie else None
+        self.cookie = None
         self.cookie_gen = 0
         self.cookie_uses = 0
         self.ctx = None
@@ -332,6 +376,7 @@ def main():
     ap.add_argument("--ignore-range", action="store_true")
     ap.add_argument("--rate", type=int, default=0)
     ap.add_argument("--require-cookie")
+    ap.add_argument("--upstream")
     ap.add_argument("--expire-after", type=int, default=0)
     ap.add_argument("--max-faults", type=int, default=1000)
     ap.add_argument("--stats")

@@ -253,6 +253,45 @@ add_local_file (json_object *arr, struct vm_file *f, bool sha)
   return 0;
 }
 
+/* The files a disk names: its "chain" (strings, or objects with "file"),
+ * then "chain_files" (vs-ls --chain: objects with "name", the extent files
+ * of layoutEx), then its own "file".  Returns -1 if an entry is malformed. */
+static int
+disk_files (json_object *disk, string_vector *out)
+{
+  json_object *arr;
+  const char *file;
+  if (json_object_object_get_ex (disk, "chain", &arr)
+      && json_object_is_type (arr, json_type_array))
+    for (size_t k = 0; k < json_object_array_length (arr); k++) {
+      json_object *c = json_object_array_get_idx (arr, k);
+      const char *cf = NULL;
+      if (json_object_is_type (c, json_type_string))
+        cf = json_object_get_string (c);
+      else if (json_object_is_type (c, json_type_object))
+        h2k_json_get_string (c, "file", &cf);
+      if (cf == NULL)
+        return h2k_seterr ("a \"chain\" entry is not a file name");
+      if (string_vector_append (out, (char *) cf) == -1)
+        return -1;
+    }
+  if (json_object_object_get_ex (disk, "chain_files", &arr)
+      && json_object_is_type (arr, json_type_array))
+    for (size_t k = 0; k < json_object_array_length (arr); k++) {
+      json_object *c = json_object_array_get_idx (arr, k);
+      const char *cf = NULL;
+      if (json_object_is_type (c, json_type_object))
+        h2k_json_get_string (c, "name", &cf);
+      if (cf == NULL)
+        return h2k_seterr ("a \"chain_files\" entry has no \"name\"");
+      if (string_vector_append (out, (char *) cf) == -1)
+        return -1;
+    }
+  if (!h2k_json_get_string (disk, "file", &file))
+    return h2k_seterr ("no \"file\"");
+  return string_vector_append (out, (char *) file);
+}
+
 static int
 pull_vm (struct pull *p, json_object *rec, const char *where)
 {
@@ -281,35 +320,24 @@ pull_vm (struct pull *p, json_object *rec, const char *where)
   json_object **file_disk = NULL;
   int ret = -1;
 
-  /* The chain of every disk (or the disk's own file when no chain is
-   * given), base first. */
+  /* The files of every disk, base first. */
   for (size_t d = 0; d < ndisks; d++) {
-    json_object *disk = json_object_array_get_idx (disks, d), *chain;
-    const char *file;
+    json_object *disk = json_object_array_get_idx (disks, d);
+    string_vector names = { 0 };
     if (!json_object_is_type (disk, json_type_object)
-        || !h2k_json_get_string (disk, "file", &file)) {
-      h2k_seterr ("%s: VM %s: disk %zu has no \"file\"", where, name, d);
+        || disk_files (disk, &names) == -1) {
+      string_vector_reset (&names);
+      h2k_seterr ("%s: VM %s: disk %zu: %s", where, name, d,
+                  json_object_is_type (disk, json_type_object)
+                  ? h2k_errmsg () : "not an object");
       goto out;
     }
-    if (json_object_object_get_ex (disk, "chain", &chain)
-        && json_object_is_type (chain, json_type_array))
-      for (size_t k = 0; k < json_object_array_length (chain); k++) {
-        json_object *c = json_object_array_get_idx (chain, k);
-        const char *cf = NULL;
-        if (json_object_is_type (c, json_type_string))
-          cf = json_object_get_string (c);
-        else if (json_object_is_type (c, json_type_object))
-          h2k_json_get_string (c, "file", &cf);
-        if (cf == NULL) {
-          h2k_seterr ("%s: VM %s: disk %zu: a chain entry is not a file name",
-                      where, name, d);
-          goto out;
-        }
-        if (add_file (&fv, vmdir, cf) == -1)
-          goto out;
+    for (size_t k = 0; k < names.len; k++)
+      if (add_file (&fv, vmdir, names.ptr[k]) == -1) {
+        string_vector_reset (&names);
+        goto out;
       }
-    if (add_file (&fv, vmdir, file) == -1)
-      goto out;
+    string_vector_reset (&names);
   }
 
   /* Which disk each file belongs to, for checksums from an earlier pull. */
@@ -356,7 +384,7 @@ pull_vm (struct pull *p, json_object *rec, const char *where)
 
   /* The record again, with the local files. */
   for (size_t d = 0; d < ndisks; d++) {
-    json_object *disk = json_object_array_get_idx (disks, d), *chain;
+    json_object *disk = json_object_array_get_idx (disks, d);
     const char *file;
     h2k_json_get_string (disk, "file", &file);
     ssize_t leaf = find_file (&fv, file);
@@ -368,19 +396,12 @@ pull_vm (struct pull *p, json_object *rec, const char *where)
       h2k_seterr ("out of memory");
       goto out;
     }
-    /* This disk's files: its chain (or its file) and their extents. */
+    /* This disk's files and the extents their descriptors name. */
     string_vector mine = { 0 };
-    if (json_object_object_get_ex (disk, "chain", &chain)
-        && json_object_is_type (chain, json_type_array))
-      for (size_t k = 0; k < json_object_array_length (chain); k++) {
-        json_object *c = json_object_array_get_idx (chain, k);
-        const char *cf = json_object_is_type (c, json_type_string)
-          ? json_object_get_string (c) : NULL;
-        if (cf == NULL)
-          h2k_json_get_string (c, "file", &cf);
-        string_vector_append (&mine, (char *) cf);
-      }
-    string_vector_append (&mine, (char *) file);
+    if (disk_files (disk, &mine) == -1) {
+      string_vector_reset (&mine);
+      goto out;
+    }
     string_vector seen = { 0 };
     for (size_t k = 0; k < mine.len; k++) {
       ssize_t i = find_file (&fv, mine.ptr[k]);
