@@ -157,15 +157,15 @@ open_descriptor (struct h2k_bdev *bd, struct vmdk *v, int fd)
   if (n < 0)
     return h2k_seterr ("%s: %m", bd->path);
   text[n] = '\0';
+  if (!looks_like_descriptor ((unsigned char *) text, n))
+    return h2k_seterr ("%s: not a VMDK (no sparse extent magic, and not a "
+                       "descriptor)", bd->path);
   /* NUL padding at the end is tolerated; NULs inside are binary data. */
   size_t len = strlen (text);
   for (size_t i = len; i < (size_t) n; i++)
     if (text[i] != '\0')
       return h2k_seterr ("%s: descriptor is not text (NUL byte at byte %zu)",
                          bd->path, len);
-  if (!looks_like_descriptor ((unsigned char *) text, len))
-    return h2k_seterr ("%s: not a VMDK (no sparse extent magic, and not a "
-                       "descriptor)", bd->path);
 
   struct h2k_vmdk_desc d;
   if (h2k_vmdk_desc_parse (text, len, &d) == -1)

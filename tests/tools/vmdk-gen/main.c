@@ -149,6 +149,10 @@ cowd (const char *outp, const char *specp, uint64_t grain)
   wr (gd, ngd * 4, 4 * 512);
   if (ftruncate (out_fd, next * 512) == -1)
     fail ("ftruncate");
+  free (gd);
+  free (gt);
+  free (buf);
+  close (s.fd);
   return close (out_fd) == 0 ? 0 : 1;
 }
 
@@ -220,6 +224,8 @@ sesparse (const char *outp, const char *specp, char **mods, int nmods)
   uint64_t end = (grains_off + gi * 8) * 512;
   if (ftruncate (out_fd, end) == -1)
     fail ("ftruncate");
+  free (gte);
+  close (s.fd);
   return close (out_fd) == 0 ? 0 : 1;
 }
 
@@ -316,6 +322,11 @@ stream (const char *outp, const char *specp)
   marker (0, 0, &pos);
   kdmv_header (h, cap, UINT64_MAX);
   wr (h, 512, 0);
+  free (gd);
+  free (gdb);
+  free (buf);
+  free (z);
+  close (s.fd);
   return close (out_fd) == 0 ? 0 : 1;
 }
 
