@@ -220,8 +220,21 @@ parse_header (struct h2k_bdev *bd, const unsigned char *h, size_t hlen)
       return h2k_seterr ("%s: out of memory", bd->path);
     if (h2k_pread_exact (q->fd, q->l1, q->l1_size * 8, l1_off, bd->path) == -1)
       return -1;
-    for (uint64_t i = 0; i < q->l1_size; i++)
-      q->l1[i] = be64toh (q->l1[i]);
+    /* Check the L1 entries now (the L2 entries are checked as they are
+     * used: reading them all could mean reading much of the file). */
+    for (uint64_t i = 0; i < q->l1_size; i++) {
+      uint64_t e = q->l1[i] = be64toh (q->l1[i]);
+      uint64_t l2off = e & QCOW2_L1E_OFFSET_MASK;
+      if (e & QCOW2_L1E_RESERVED_MASK)
+        return h2k_seterr ("%s: L1 entry %" PRIu64 " has reserved bits set (0x%016" PRIx64 ")",
+                           bd->path, i, e);
+      if (l2off & (q->cluster_size - 1))
+        return h2k_seterr ("%s: L1 entry %" PRIu64 ": L2 table offset %" PRIu64 " is not cluster-aligned",
+                           bd->path, i, l2off);
+      if (l2off && (l2off > q->filesize || q->filesize - l2off < q->cluster_size))
+        return h2k_seterr ("%s: L1 entry %" PRIu64 ": L2 table offset %" PRIu64 " is beyond the end of the file (%" PRIu64 " bytes)",
+                           bd->path, i, l2off, q->filesize);
+    }
   }
 
   /* Backing file: its name sits in cluster 0. */

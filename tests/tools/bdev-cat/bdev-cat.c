@@ -77,23 +77,30 @@ print_map (struct h2k_bdev *bd)
   h2k_extent_vector_reset (&v);
 }
 
+/* The output, so that a failure removes OUTPUT.part (no partial output). */
+static struct h2k_outfile out = { .fd = -1 };
+
+static void
+abort_output (void)
+{
+  if (out.fd != -1)
+    h2k_outfile_abort (&out);
+}
+
 static void
 copy_out (struct h2k_bdev *bd, const char *output)
 {
-  int fd = STDOUT_FILENO;
   bool sparse = false;
   struct stat st;
 
-  if (output) {
-    fd = open (output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd == -1)
-      h2k_die ("%s: %m", output);
-  }
-  if (fstat (fd, &st) == 0 && S_ISREG (st.st_mode)
-      && lseek (fd, 0, SEEK_CUR) == 0) {
+  if (h2k_outfile_open (&out, output ? output : "-") == -1)
+    h2k_die ("%s", h2k_errmsg ());
+  h2k_set_die_hook (abort_output);
+  if (fstat (out.fd, &st) == 0 && S_ISREG (st.st_mode)
+      && lseek (out.fd, 0, SEEK_CUR) == 0) {
     sparse = true;
-    if (ftruncate (fd, bd->size) == -1)
-      h2k_die ("%s: %m", output ? output : "stdout");
+    if (h2k_outfile_set_size (&out, bd->size) == -1)
+      h2k_die ("%s", h2k_errmsg ());
   }
 
   char *buf = malloc (CHUNK);
@@ -119,10 +126,10 @@ copy_out (struct h2k_bdev *bd, const char *output)
         }
         if (sparse) {
           if (src != zeros && !h2k_is_zero (src, n)
-              && h2k_pwrite_full (fd, src, n, p) == -1)
-            h2k_die ("%s: %m", output ? output : "stdout");
+              && h2k_pwrite_full (out.fd, src, n, p) == -1)
+            h2k_die ("%s: %m", output);
         }
-        else if (h2k_write_full (fd, src, n) == -1)
+        else if (h2k_write_full (out.fd, src, n) == -1)
           h2k_die ("%s: %m", output ? output : "stdout");
         p += n;
       }
@@ -131,8 +138,9 @@ copy_out (struct h2k_bdev *bd, const char *output)
   h2k_extent_vector_reset (&v);
   free (buf);
   free (zeros);
-  if (output && close (fd) == -1)
-    h2k_die ("%s: %m", output);
+  if (h2k_outfile_commit (&out) == -1)
+    h2k_die ("%s", h2k_errmsg ());
+  out.fd = -1;
 }
 
 int
