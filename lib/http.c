@@ -161,7 +161,8 @@ h2k_http_free (struct h2k_http *e)
 void
 h2k_http_interrupt (struct h2k_http *e)
 {
-  e->interrupted = 1;
+  if (e)
+    e->interrupted = 1;
 }
 
 const struct h2k_http_faults *
@@ -1151,6 +1152,8 @@ h2k_http_head (struct h2k_http *e, struct h2k_http_job *job)
   char why[512];
 
   for (;;) {
+    if (e->interrupted)
+      return h2k_seterr ("%s: interrupted", job->name);
     memset (&r, 0, sizeof r);
     r.e = e;
     r.job = job;

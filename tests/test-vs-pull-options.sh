@@ -113,6 +113,16 @@ echo keep > "$tmp/out/nc"
 ok "--no-clobber" vs-pull -n -o "$tmp/out/nc" "$u/a.bin"
 is "--no-clobber kept the file" "$(cat "$tmp/out/nc")" keep
 
+# A URL with credentials: used, never shown.
+u2=${u/http:\/\//http://bob:hunter2@}
+EXPECT_STATUS=1 expect_fail "a URL's password is not in messages" "127.0.0.1:[0-9]+/nothere.bin: server answered 404" \
+  vs-pull -o "$tmp/out/pw" "$u2/nothere.bin"
+msg=$(vs-pull -o "$tmp/out/pw" "$u2/nothere.bin" 2>&1 || true)
+[[ "$msg" != *hunter2* && "$msg" != *bob* ]] && pass "no user or password in the message" \
+  || fail "no user or password in the message: $msg"
+EXPECT_STATUS=1 expect_fail "two sources with one local name" "would both be written to" \
+  vs-pull --dir "$tmp/out/dup" "$u/a.bin" "$u/dir%20with%20space/../a.bin"
+
 # Usage errors: exit 2, before anything is fetched.
 EXPECT_STATUS=2 expect_fail "no destination" "say where" vs-pull "$u/a.bin"
 EXPECT_STATUS=2 expect_fail "-o and --dir" "together" vs-pull -o x --dir y "$u/a.bin"

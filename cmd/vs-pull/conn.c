@@ -19,6 +19,29 @@ is_url (const char *s)
   return strncasecmp (s, "http://", 7) == 0 || strncasecmp (s, "https://", 8) == 0;
 }
 
+char *
+display_name (const char *file)
+{
+  char *out;
+  if (is_url (file)) {
+    /* Never show "user:password@" from a URL: not in messages, not in
+     * state files. */
+    const char *auth = strstr (file, "://") + 3;
+    size_t alen = strcspn (auth, "/?#");
+    const char *at = memrchr (auth, '@', alen);
+    if (at) {
+      if (asprintf (&out, "%.*s%s", (int) (auth - file), file, at + 1) == -1)
+        out = NULL;
+      goto done;
+    }
+  }
+  out = strdup (file);
+ done:
+  if (out == NULL)
+    h2k_seterr ("out of memory");
+  return out;
+}
+
 static int
 connect_session (struct pull *p)
 {

@@ -106,15 +106,16 @@ usage (FILE *fp)
 "Exit status: 0 success, 1 failure, 2 usage error.\n");
 }
 
-/* The engine of the running transfer, for the signal handler. */
+/* The transfer engine, for the signal handler (set before the handler). */
 static struct h2k_http *running_engine;
 
 static void
 on_signal (int sig)
 {
-  if (running_engine)
-    h2k_http_interrupt (running_engine);
-  signal (sig, SIG_DFL);    /* a second one stops at once */
+  /* The transfer stops at its next turn and saves its state; a second
+   * signal stops at once. */
+  h2k_http_interrupt (running_engine);
+  signal (sig, SIG_DFL);
 }
 
 char *
@@ -162,10 +163,7 @@ safe_base_name (const char *file)
 int
 run_jobs (struct pull *p, struct h2k_http_job **jobs, size_t njobs)
 {
-  running_engine = p->http;
-  int r = h2k_http_run (p->http, jobs, njobs);
-  running_engine = NULL;
-  return r;
+  return h2k_http_run (p->http, jobs, njobs);
 }
 
 int
@@ -306,7 +304,9 @@ pull_sources (struct pull *p, char **srcs, size_t n)
   }
   for (size_t i = 0; i < n; i++) {
     CLEANUP_FREE char *url = source_url (p, srcs[i], NULL);
-    if (url == NULL || h2k_http_job_init (&jobs[i], url, srcs[i]) == -1)
+    CLEANUP_FREE char *name = display_name (srcs[i]);
+    if (url == NULL || name == NULL
+        || h2k_http_job_init (&jobs[i], url, name) == -1)
       goto out;
     jp[i] = &jobs[i];
     if (p->verify) {
@@ -398,6 +398,12 @@ pull_sources (struct pull *p, char **srcs, size_t n)
       h2k_seterr ("out of memory");
       goto out;
     }
+    for (size_t k = 0; k < i; k++)
+      if (strcmp (paths[k], paths[i]) == 0) {
+        h2k_seterr ("%s and %s would both be written to %s", jobs[k].name,
+                    jobs[i].name, paths[i]);
+        goto out;
+      }
   }
   if (pull_files (p, jp, n, paths, expect) == -1)
     goto out;
@@ -602,6 +608,7 @@ main (int argc, char *argv[])
   if (p.http == NULL)
     h2k_die ("%s", h2k_errmsg ());
 
+  running_engine = p.http;
   signal (SIGPIPE, SIG_IGN);
   signal (SIGINT, on_signal);
   signal (SIGTERM, on_signal);

@@ -49,6 +49,8 @@ struct pull {
 
 /* conn.c */
 bool is_url (const char *s);
+/* FILE for messages: a URL without its user and password. */
+char *display_name (const char *file);
 /* The URL to fetch FILE (a URL, or a "[ds] path" resolved through the
  * session, in datacenter DC_PATH or the default one). */
 char *source_url (struct pull *p, const char *file, const char *dc_path);

@@ -466,7 +466,8 @@ pull_extents (struct pull *p, json_vector *recs)
     if (file0 == NULL) {
       file0 = file;
       CLEANUP_FREE char *url = source_url (p, file, dc);
-      if (url == NULL || h2k_http_job_init (&job, url, file) == -1)
+      CLEANUP_FREE char *name = display_name (file);
+      if (url == NULL || name == NULL || h2k_http_job_init (&job, url, name) == -1)
         goto out;
       have = true;
       if (h2k_http_head (p->http, &job) == -1)
