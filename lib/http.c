@@ -780,6 +780,8 @@ start_request (struct h2k_http *e, struct h2k_http_req *r,
     return h2k_seterr ("out of memory");
 
   reset_req (r);
+  if (job->started == 0)
+    job->started = h2k_http_now ();
   r->job = job;
   r->idx = idx;
   r->start = c->src + c->got;

@@ -141,6 +141,7 @@ struct h2k_http_job {
   uint64_t fetched;             /* body bytes received (wasted ones too) */
   struct h2k_http_faults faults;
   bool complete;
+  double started;               /* monotonic time of its first request */
   unsigned char sha256[32];
 
   /* Private to the engine. */

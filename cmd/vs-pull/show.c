@@ -87,7 +87,8 @@ show_progress (void *opaque, struct h2k_http_job **jobs, size_t njobs,
       continue;
     if (lines >= 8)
       break;
-    double jr = el > 0 ? (j->done - j->resumed_bytes) / el : 0;
+    double jel = j->started > 0 ? now () - j->started : 0;
+    double jr = jel > 0 ? (j->done - j->resumed_bytes) / jel : 0;
     bar_line (line, sizeof line, j->name, j->done, j->total, jr);
     off += snprintf (buf + off, sizeof buf - off, "\r%s\033[K\n", line);
     lines++;
