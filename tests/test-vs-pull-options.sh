@@ -78,6 +78,13 @@ cmp -s <(dd if="$tmp/out/e" bs=64k skip=1 count=3 status=none) \
   && cmp -s <(head -c 65536 "$tmp/out/e") <(head -c 65536 /dev/zero) \
   && pass "extent records: those bytes and nothing else" \
   || fail "extent records: those bytes and nothing else"
+# vmdk-flatten --map style: "data": false areas are zeroed, not fetched.
+head -c 14M /dev/urandom > "$tmp/out/m"
+jq -nc --arg f "$u/a.bin" '{kind:"extent",file:$f,offset:0,length:3145728,data:true,zero:false},
+  {kind:"extent",file:$f,offset:3145728,length:8388608,data:false,zero:true},
+  {kind:"extent",file:$f,offset:11534336,length:3145728,data:true,zero:false}' > "$tmp/map.jsonl"
+ok "map records --patch over old data" vs-pull --patch "$tmp/out/m" < "$tmp/map.jsonl"
+same_file "map records: data fetched, zero areas zeroed" "$tmp/out/m" "$tmp/root/a.bin"
 EXPECT_STATUS=1 expect_fail "extent records need --patch" "need --patch" \
   vs-pull --dir "$tmp/out" < "$tmp/ext.jsonl"
 echo '{"kind":"extent","file":"x"}' > "$tmp/bad.jsonl"

@@ -217,9 +217,30 @@ pull_files (struct pull *p, struct h2k_http_job **jobs, size_t njobs,
   return ret;
 }
 
-/* Fetch the job's segments into TARGET at their own offsets. */
+/* Make LEN bytes at OFF of FD read as zeros: a hole where the file system
+ * can punch one, else written zeros. */
+static int
+zero_range (int fd, uint64_t off, uint64_t len, const char *target)
+{
+  if (fallocate (fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t) off,
+                 (off_t) len) == 0)
+    return 0;
+  static const char zeros[65536];
+  while (len > 0) {
+    size_t n = len < sizeof zeros ? len : sizeof zeros;
+    if (h2k_pwrite_full (fd, zeros, n, off) == -1)
+      return h2k_seterr ("%s: write zeros at %llu: %m", target,
+                         (unsigned long long) off);
+    off += n, len -= n;
+  }
+  return 0;
+}
+
+/* Fetch the job's segments into TARGET at their own offsets, and make the
+ * ZEROS ranges (if any) read as zeros. */
 int
-patch_target (struct pull *p, struct h2k_http_job *job, const char *target)
+patch_target (struct pull *p, struct h2k_http_job *job, const char *target,
+              const h2k_http_segs *zeros)
 {
   struct stat st;
   bool created = false;
@@ -272,10 +293,23 @@ patch_target (struct pull *p, struct h2k_http_job *job, const char *target)
     return h2k_seterr ("%s: not a regular file or a block device", target);
   }
 
+  /* Areas the records say are zeros: nothing to fetch, but old bytes of an
+   * existing target must go. */
+  for (size_t i = 0; zeros && i < zeros->len; i++) {
+    const struct h2k_http_seg *z = &zeros->ptr[i];
+    if (!S_ISBLK (st.st_mode) && (uint64_t) st.st_size < need
+        && z->dst >= (uint64_t) st.st_size)
+      continue;           /* beyond the old end: already a hole */
+    if (!created && zero_range (fd, z->dst, z->len, target) == -1) {
+      close (fd);
+      return -1;
+    }
+  }
+
   job->fd = fd;
   job->fresh = created;
   job->part = strdup (target);
-  int r = run_jobs (p, &job, 1);
+  int r = job->segs.len ? run_jobs (p, &job, 1) : 0;
   if (r == 0 && fsync (fd) == -1 && errno != EINVAL)
     r = h2k_seterr ("%s: fsync: %m", target);
   if (close (fd) == -1 && r == 0)
@@ -328,7 +362,7 @@ pull_sources (struct pull *p, char **srcs, size_t n)
       if (h2k_http_job_add (job, s->src, s->len, s->src) == -1)
         goto out;
     }
-    ret = patch_target (p, job, p->patch);
+    ret = patch_target (p, job, p->patch, NULL);
     goto out;
   }
 

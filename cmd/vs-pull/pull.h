@@ -80,7 +80,8 @@ char *safe_base_name (const char *file);
 int pull_files (struct pull *p, struct h2k_http_job **jobs, size_t njobs,
                 char **paths, const char **expect);
 /* Fetch JOB's segments into TARGET at their offsets. */
-int patch_target (struct pull *p, struct h2k_http_job *job, const char *target);
+int patch_target (struct pull *p, struct h2k_http_job *job, const char *target,
+                  const h2k_http_segs *zeros);
 int run_jobs (struct pull *p, struct h2k_http_job **jobs, size_t njobs);
 
 #endif

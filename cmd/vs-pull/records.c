@@ -447,6 +447,7 @@ static int
 pull_extents (struct pull *p, json_vector *recs)
 {
   struct h2k_http_job job;
+  h2k_http_segs zeros = { 0 };
   const char *file0 = NULL;
   int ret = -1;
   bool have = false;
@@ -479,15 +480,27 @@ pull_extents (struct pull *p, json_vector *recs)
                   file0, file);
       goto out;
     }
+    /* vmdk-flatten --map says where the disk reads as zeros: those bytes
+     * are not fetched, the target is zeroed there. */
+    bool data = true, zero = false;
+    h2k_json_get_bool (rec, "data", &data);
+    h2k_json_get_bool (rec, "zero", &zero);
+    if (!data || zero) {
+      if (len > 0 && h2k_http_segs_append (&zeros, (struct h2k_http_seg)
+                                           { off, len, off }) == -1)
+        goto out;
+      continue;
+    }
     if (h2k_http_job_add (&job, off, len, off) == -1)
       goto out;
   }
   if (!have)
     return 0;     /* no extents: nothing changed */
-  ret = patch_target (p, &job, p->patch);
+  ret = patch_target (p, &job, p->patch, &zeros);
  out:
   if (have)
     h2k_http_job_free (&job);
+  h2k_http_segs_reset (&zeros);
   return ret;
 }
 
