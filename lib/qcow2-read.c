@@ -536,6 +536,17 @@ qcow2_pread (struct h2k_bdev *bd, void *buf, size_t count, uint64_t offset)
       break;
     case C_DATA: {
       uint64_t hoff = (entry & QCOW2_L2E_OFFSET_MASK) + in;
+      /* Clusters that follow each other in the file too are read with
+       * one system call. */
+      while (n < count) {
+        enum ctype t2;
+        uint64_t e2, r2;
+        if (lookup (bd, offset + n, &t2, &e2, &r2) == -1)
+          return -1;
+        if (t2 != C_DATA || (e2 & QCOW2_L2E_OFFSET_MASK) != hoff + n)
+          break;
+        n += r2 < count - n ? r2 : count - n;
+      }
       ssize_t r = h2k_pread_full (q->fd, p, n, hoff);
       if (r < 0)
         return h2k_seterr ("%s: %m", bd->path);
