@@ -130,9 +130,12 @@ kdmv_read_compressed (struct vmdk_sparse *sp, uint64_t grain, uint64_t off)
     return h2k_seterr ("%s: compressed grain %llu at byte %llu extends "
                        "beyond the end of the file (truncated?)", sp->path,
                        (unsigned long long) grain, (unsigned long long) off);
+  /* The buffers are allocated on first use: a chain of many layers only
+   * pays for the compressed ones. */
   if (sp->cbuf == NULL) {
     sp->cbuf = malloc (limit);
-    if (sp->cbuf == NULL)
+    sp->zbuf = malloc (sp->grain_bytes);
+    if (sp->cbuf == NULL || sp->zbuf == NULL)
       return h2k_seterr ("%s: out of memory", sp->path);
     sp->cbuf_size = limit;
   }

@@ -110,12 +110,8 @@ vmdk_sparse_open (const char *path, int fd, struct vmdk_sparse **out)
     r = vmdk_cowd_open (sp, head);
   else
     r = vmdk_sesparse_open (sp, head);
-  if (r == 0 && sp->grain_bytes > 0) {
+  if (r == 0)
     sp->ngrains = (sp->capacity + sp->grain_bytes - 1) / sp->grain_bytes;
-    if (sp->ops->read_compressed
-        && (sp->zbuf = malloc (sp->grain_bytes)) == NULL)
-      r = h2k_seterr ("%s: out of memory", path);
-  }
   if (r == -1) {
     if (strstr (h2k_errmsg (), path) == NULL)
       h2k_seterr_prefix ("%s", path);

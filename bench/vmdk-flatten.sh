@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Benchmark: flatten a 4 GiB VMDK chain (a base 25% allocated plus three
+# snapshot deltas) with vmdk-flatten and with `qemu-img convert -O raw`, in
+# the same run, and print wall time and peak RSS (from /usr/bin/time -v).
+#
+#   bench/vmdk-flatten.sh [WORKDIR]      (default: a directory under /tmp;
+#                                         needs about 4 GiB of free space)
+# Environment: SIZE_GIB (4), RUNS (3, the best run of each is reported).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+PATH=$top/bin:$PATH
+size_gib=${SIZE_GIB:-4}
+runs=${RUNS:-3}
+work=${1:-$(mktemp -d /tmp/h2k-bench-vmdk.XXXXXX)}
+mkdir -p "$work"
+trap 'rm -f "$work"/*.raw "$work"/*.part' EXIT
+cd "$work"
+for c in qemu-img qemu-io vmdk-flatten /usr/bin/time; do
+  command -v "$c" >/dev/null || { echo "bench: $c is missing" >&2; exit 1; }
+done
+
+mib=$((size_gib * 1024))
+if [ ! -f d3.vmdk ]; then
+  echo "building the chain in $work ..." >&2
+  # Base: 1 MiB of random data in every 4 MiB (25% allocated).
+  truncate -s ${size_gib}G base.src
+  for ((i = 0; i < mib; i += 4)); do
+    echo "$i"
+  done | while read -r i; do
+    dd if=/dev/urandom of=base.src bs=1M seek="$i" count=1 conv=notrunc status=none
+  done
+  qemu-img convert -q -O vmdk base.src base.vmdk
+  rm -f base.src
+  # Three deltas, each rewriting 200 scattered 64 KiB pieces.
+  prev=base.vmdk
+  for d in 1 2 3; do
+    qemu-img create -q -f vmdk -b "$prev" -F vmdk "d$d.vmdk"
+    args=()
+    for ((j = 0; j < 200; j++)); do
+      args+=(-c "write -P $((0x40 + d)) $(( (RANDOM * 32768 + RANDOM) % (mib * 16) * 65536 )) 64k")
+    done
+    qemu-io -f vmdk "${args[@]}" "d$d.vmdk" >/dev/null
+    prev=d$d.vmdk
+  done
+fi
+
+# measure NAME CMD...: best wall time (s) and its peak RSS (KiB).
+measure ()
+{
+  local name=$1; shift
+  local best= rss=
+  for ((r = 0; r < runs; r++)); do
+    rm -f out.raw out.raw.part
+    /usr/bin/time -v -o time.txt "$@" >/dev/null
+    local wall kb
+    wall=$(awk -F': ' '/Elapsed/ { n = split($2, a, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + a[i]; print s }' time.txt)
+    kb=$(awk -F': ' '/Maximum resident/ { print $2 }' time.txt)
+    if [ -z "$best" ] || awk "BEGIN { exit !($wall < $best) }"; then
+      best=$wall rss=$kb
+    fi
+  done
+  echo "$name $best $rss"
+}
+
+q=$(measure qemu qemu-img convert -O raw d3.vmdk out.raw)
+cp --sparse=always out.raw qemu.raw
+v=$(measure flatten vmdk-flatten d3.vmdk out.raw)
+qemu-img compare -q -f raw -F raw out.raw qemu.raw || { echo "bench: OUTPUTS DIFFER" >&2; exit 1; }
+s=$(measure stdout sh -c 'vmdk-flatten d3.vmdk - > /dev/null')
+m=$(measure map sh -c 'vmdk-flatten --map d3.vmdk > /dev/null')
+rm -f qemu.raw
+
+read -r _ qw qr <<<"$q"
+echo "| run | wall (s) | vs qemu-img | peak RSS (MiB) |"
+echo "|---|---|---|---|"
+printf '| qemu-img convert -O raw | %s | 1.00 | %.1f |\n' "$qw" "$(echo "$qr / 1024" | bc -l)"
+for line in "$v" "$s" "$m"; do
+  read -r name w r <<<"$line"
+  case $name in
+    flatten) label="vmdk-flatten (sparse file)" ;;
+    stdout)  label="vmdk-flatten - (stdout, every byte)" ;;
+    map)     label="vmdk-flatten --map" ;;
+  esac
+  printf '| %s | %s | %.2f | %.1f |\n' "$label" "$w" "$(echo "$w / $qw" | bc -l)" "$(echo "$r / 1024" | bc -l)"
+done
