@@ -1,12 +1,12 @@
 /* qcow2 reader (versions 2 and 3): standard, zero and compressed clusters
- * (zlib and zstd), backing files.  docs/formats.md section 6.
+ * (zlib and zstd), extended L2 entries (subclusters), backing files.
+ * docs/formats.md section 6.
  *
  * The L1 table is read at open (QEMU caps it at 32 MiB, and it must lie
  * inside the file); L2 tables go through a small LRU cache, so memory does
  * not grow with the disk size.  Images this reader cannot read correctly
  * are refused at open with the reason: unknown incompatible features,
- * encryption, external data files, extended L2 entries, images marked
- * corrupt.
+ * encryption, external data files, images marked corrupt.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -40,6 +40,8 @@ struct qcow2 {
   unsigned cluster_bits;
   uint64_t cluster_size;
   unsigned l2_bits;         /* log2 of entries per L2 table */
+  bool extl2;               /* extended L2 entries: 32 subclusters each */
+  unsigned sc_bits;         /* log2 of the subcluster size */
   uint64_t l1_size;
   uint64_t *l1;
   unsigned compression;     /* QCOW2_COMPRESSION_* */
@@ -185,9 +187,16 @@ parse_header (struct h2k_bdev *bd, const unsigned char *h, size_t hlen)
   if (incompat & QCOW2_INCOMPAT_DATA_FILE)
     return h2k_seterr ("%s: qcow2 images with an external data file are not supported",
                        bd->path);
-  if (incompat & QCOW2_INCOMPAT_EXTL2)
-    return h2k_seterr ("%s: qcow2 images with extended L2 entries (subclusters) are not supported",
-                       bd->path);
+  if (incompat & QCOW2_INCOMPAT_EXTL2) {
+    /* 128-bit L2 entries: the standard entry, then a bitmap of 32
+     * subclusters (allocated in bits 0-31, reads-as-zero in 32-63). */
+    if (q->cluster_bits < 14)
+      return h2k_seterr ("%s: qcow2 extended L2 entries need clusters of at least 16 KiB (cluster_bits %u)",
+                         bd->path, q->cluster_bits);
+    q->extl2 = true;
+    q->l2_bits = q->cluster_bits - 4;
+    q->sc_bits = q->cluster_bits - 5;
+  }
   /* The dirty bit only says the refcounts may be stale: reading does not
    * use them. */
 
@@ -371,13 +380,14 @@ get_l2 (struct h2k_bdev *bd, uint64_t offset, const uint64_t **out)
 
 enum ctype { C_HOLE, C_ZERO, C_DATA, C_COMPRESSED };
 
-/* What guest cluster at OFFSET is, and its L2 entry.  *RUN is set to the
- * number of bytes from OFFSET known to be of the same kind when a whole
- * L2 table is missing (so that sparse disks are walked fast), else to the
- * rest of the cluster. */
+/* What guest cluster (or subcluster) at OFFSET is, its L2 entry and,
+ * for data, the host offset of OFFSET.  *RUN is set to the number of bytes
+ * from OFFSET known to be of the same kind when a whole L2 table is
+ * missing (so that sparse disks are walked fast), else to the rest of the
+ * cluster or subcluster. */
 static int
 lookup (struct h2k_bdev *bd, uint64_t offset, enum ctype *type,
-        uint64_t *entry, uint64_t *run)
+        uint64_t *entry, uint64_t *run, uint64_t *host)
 {
   struct qcow2 *q = bd->data;
   unsigned shift = q->cluster_bits + q->l2_bits;
@@ -407,7 +417,7 @@ lookup (struct h2k_bdev *bd, uint64_t offset, enum ctype *type,
   const uint64_t *l2 = NULL;
   if (get_l2 (bd, l2off, &l2) == -1)
     return -1;
-  uint64_t e = l2[l2i];
+  uint64_t e = l2[q->extl2 ? 2 * l2i : l2i];
   *entry = e;
   if (e & QCOW2_OFLAG_COMPRESSED) {
     if (e & QCOW2_OFLAG_COPIED)
@@ -420,11 +430,28 @@ lookup (struct h2k_bdev *bd, uint64_t offset, enum ctype *type,
     *type = C_COMPRESSED;
     return 0;
   }
-  if (e & QCOW2_L2E_RESERVED_MASK)
+  /* With extended L2 entries the zero flag is reserved too. */
+  if (e & (QCOW2_L2E_RESERVED_MASK | (q->extl2 ? QCOW2_OFLAG_ZERO : 0)))
     return h2k_seterr ("%s: L2 entry for offset %" PRIu64 " has reserved bits set (0x%016" PRIx64 ")",
                        bd->path, offset, e);
   uint64_t hoff = e & QCOW2_L2E_OFFSET_MASK;
-  if (e & QCOW2_OFLAG_ZERO) {
+  if (q->extl2) {
+    uint64_t bitmap = l2[2 * l2i + 1];
+    unsigned sc = (offset >> q->sc_bits) & 31;
+    bool alloc = (bitmap >> sc) & 1, zero = (bitmap >> (32 + sc)) & 1;
+    *run = (1ULL << q->sc_bits) - (offset & ((1ULL << q->sc_bits) - 1));
+    if (alloc && zero)
+      return h2k_seterr ("%s: L2 entry for offset %" PRIu64 ": subcluster %u is both allocated and zero",
+                         bd->path, offset, sc);
+    if ((bitmap & 0xffffffff) && hoff == 0)
+      return h2k_seterr ("%s: L2 entry for offset %" PRIu64 ": subclusters allocated in an unallocated cluster",
+                         bd->path, offset);
+    if (zero || !alloc) {
+      *type = zero ? C_ZERO : C_HOLE;
+      return 0;
+    }
+  }
+  else if (e & QCOW2_OFLAG_ZERO) {
     *type = C_ZERO;
     return 0;
   }
@@ -439,6 +466,7 @@ lookup (struct h2k_bdev *bd, uint64_t offset, enum ctype *type,
     return h2k_seterr ("%s: L2 entry for offset %" PRIu64 ": data offset %" PRIu64 " is beyond the end of the file (%" PRIu64 " bytes)",
                        bd->path, offset, hoff, q->filesize);
   *type = C_DATA;
+  *host = hoff + (offset & (q->cluster_size - 1));
   return 0;
 }
 
@@ -524,8 +552,8 @@ qcow2_pread (struct h2k_bdev *bd, void *buf, size_t count, uint64_t offset)
 
   while (count > 0) {
     enum ctype type;
-    uint64_t entry, run;
-    if (lookup (bd, offset, &type, &entry, &run) == -1)
+    uint64_t entry, run, hoff = 0;
+    if (lookup (bd, offset, &type, &entry, &run, &hoff) == -1)
       return -1;
     size_t n = run < count ? run : count;
     uint64_t in = offset & (q->cluster_size - 1);
@@ -535,15 +563,14 @@ qcow2_pread (struct h2k_bdev *bd, void *buf, size_t count, uint64_t offset)
       memset (p, 0, n);
       break;
     case C_DATA: {
-      uint64_t hoff = (entry & QCOW2_L2E_OFFSET_MASK) + in;
       /* Clusters that follow each other in the file too are read with
        * one system call. */
       while (n < count) {
         enum ctype t2;
-        uint64_t e2, r2;
-        if (lookup (bd, offset + n, &t2, &e2, &r2) == -1)
+        uint64_t e2, r2, h2 = 0;
+        if (lookup (bd, offset + n, &t2, &e2, &r2, &h2) == -1)
           return -1;
-        if (t2 != C_DATA || (e2 & QCOW2_L2E_OFFSET_MASK) != hoff + n)
+        if (t2 != C_DATA || h2 != hoff + n)
           break;
         n += r2 < count - n ? r2 : count - n;
       }
@@ -575,8 +602,8 @@ qcow2_extents (struct h2k_bdev *bd, uint64_t offset, uint64_t length,
 
   while (offset < end) {
     enum ctype type;
-    uint64_t entry, run;
-    if (lookup (bd, offset, &type, &entry, &run) == -1)
+    uint64_t entry, run, host;
+    if (lookup (bd, offset, &type, &entry, &run, &host) == -1)
       return -1;
     if (run > end - offset)
       run = end - offset;
@@ -595,8 +622,8 @@ qcow2_check (struct h2k_bdev *bd)
 {
   for (uint64_t off = 0; off < bd->size; ) {
     enum ctype type;
-    uint64_t entry, run;
-    if (lookup (bd, off, &type, &entry, &run) == -1)
+    uint64_t entry, run, host;
+    if (lookup (bd, off, &type, &entry, &run, &host) == -1)
       return -1;
     off += run;
   }

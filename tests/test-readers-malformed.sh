@@ -117,6 +117,14 @@ bad "qcow2: compressed cluster that does not decompress" 'does not decompress' q
 mk q-backing.qcow2 q.qcow2 qcow2 8 '>Q' 512
 python3 "$C" q-backing.qcow2 qcow2 16 '>I' 5000
 bad "qcow2: backing file name out of bounds" 'backing file name .* out of bounds' q-backing.qcow2
+qemu-img create -q -f qcow2 -o extended_l2=on q-ext.qcow2 8M
+qemu-io -c 'write -P 0x5a 0 3M' q-ext.qcow2 >/dev/null
+mk q-sub.qcow2 q-ext.qcow2 qcow2-l2-word 1 0x0000000100000001
+bad "qcow2: subcluster both allocated and zero" 'subcluster 0 is both allocated and zero' q-sub.qcow2
+mk q-sub2.qcow2 q-ext.qcow2 qcow2-l2-word 0 0
+bad "qcow2: subclusters allocated in an unallocated cluster" 'subclusters allocated in an unallocated cluster' q-sub2.qcow2
+mk q-extsmall.qcow2 q-ext.qcow2 qcow2 20 '>I' 12
+bad "qcow2: extended L2 with tiny clusters" 'need clusters of at least 16 KiB' q-extsmall.qcow2
 qemu-img create -q -f qcow2 -b gone.qcow2 -F qcow2 -u q-nobacking.qcow2 8M
 bad "qcow2: missing backing file" 'parent not found: gone.qcow2' q-nobacking.qcow2
 

@@ -111,9 +111,23 @@ for off, n, byte in ((1 << 30, 4 << 20, 0x77), (1 << 40, 1 << 20, 0x78), (2047 <
 f.seek(0, 2)
 sys.exit(f.tell() != 2 << 40)'
 
+# Extended L2 entries (subclusters): data, zero and unallocated
+# subclusters over a backing file, and whole images with and without
+# compression.
+qemu-img create -q -f qcow2 sb.qcow2 8M
+qemu-io -c 'write -P 0x11 0 8M' sb.qcow2 >/dev/null
+qemu-img create -q -f qcow2 -o extended_l2=on,cluster_size=128k -b sb.qcow2 -F qcow2 sc.qcow2 8M
+qemu-io -c 'write -P 0x22 4k 4k' -c 'write -P 0x23 132k 8k' -c 'write -z 300k 4k' \
+  -c 'write -z 1M 256k' -c 'write -P 0x24 5M 1M' sc.qcow2 >/dev/null
+compare "extended L2: subclusters over a backing file" sc.qcow2
+is "extended L2: subcluster extents" "$("$cat" --map sc.qcow2 | tr '\n' ' ')" \
+  "0 307200 data 307200 4096 zero 311296 737280 data 1048576 262144 zero 1310720 7077888 data "
+qemu-img convert -f raw -O qcow2 -o extended_l2=on src.raw sx.qcow2
+compare "extended L2: whole image" sx.qcow2
+qemu-img convert -c -f raw -O qcow2 -o extended_l2=on,compression_type=zstd src.raw sxc.qcow2
+compare "extended L2: zstd-compressed image" sxc.qcow2
+
 # Images that must be refused, with the reason.
-qemu-img create -q -f qcow2 -o extended_l2=on x.qcow2 1M 2>/dev/null \
-  && expect_fail "extended L2 entries refused" 'x.qcow2: .*extended L2' "$cat" x.qcow2 -
 qemu-img create -q --object secret,id=s0,data=secret -f qcow2 \
   -o encrypt.format=luks,encrypt.key-secret=s0 enc.qcow2 1M
 expect_fail "LUKS-encrypted qcow2 refused" 'enc.qcow2: encrypted' "$cat" enc.qcow2 -

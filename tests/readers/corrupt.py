@@ -15,6 +15,7 @@ that each case exercises one check only.
   qcow2 OFF FMT VALUE           patch the qcow2 header
   qcow2-l1 INDEX VALUE          set an L1 entry
   qcow2-l2 VALUE                set the first non-zero L2 entry
+  qcow2-l2-word INDEX VALUE     set 64-bit word INDEX of the first L2 table
   vhdx-header OFF FMT VALUE     patch both headers (CRC fixed)
   vhdx-header-raw OFF BYTE      ... without fixing the CRC
   vhdx-region-raw OFF BYTE      damage both region tables
@@ -119,6 +120,10 @@ elif op == "qcow2-l2":
         if struct.unpack(">Q", d[l2 + 8 * i:l2 + 8 * i + 8])[0]:
             put(l2 + 8 * i, ">Q", num(args[0]))
             break
+elif op == "qcow2-l2-word":
+    l1 = struct.unpack(">Q", d[40:48])[0]
+    l2 = struct.unpack(">Q", d[l1:l1 + 8])[0] & 0x00fffffffffffe00
+    put(l2 + 8 * num(args[0]), ">Q", num(args[1]))
 elif op == "vhdx-header":
     for h in (64 * 1024, 128 * 1024):
         put(h + num(args[0]), args[1], num(args[2]))
