@@ -101,24 +101,6 @@ retrieve_request (struct h2k_vs *vs, const char *view,
   return m;
 }
 
-/* Hand every <objects> of a <returnval> to FN; *TOKEN gets the paging
- * token, if any. */
-static int
-each_object (xmlNode *rv, h2k_vs_object_fn fn, void *opaque, char **token)
-{
-  *token = h2k_xml_child_text (rv, "token");
-  for (xmlNode *o = h2k_xml_child (rv, "objects"); o; o = h2k_xml_next (o, "objects")) {
-    xmlNode *obj = h2k_xml_child (o, "obj");
-    xmlChar *type = obj ? xmlGetNoNsProp (obj, BAD_CAST "type") : NULL;
-    CLEANUP_FREE char *value = obj ? h2k_xml_text (obj) : NULL;
-    int r = fn (opaque, type ? (char *) type : "", value ? value : "", o);
-    xmlFree (type);
-    if (r == -1)
-      return -1;
-  }
-  return 0;
-}
-
 static void
 cancel (struct h2k_vs *vs, const char *token)
 {
@@ -132,35 +114,36 @@ cancel (struct h2k_vs *vs, const char *token)
 }
 
 int
-h2k_vs_retrieve (struct h2k_vs *vs, const char *view,
-                 const struct h2k_moref *objs, size_t nobjs,
-                 const char *type, const char *const *paths,
-                 int max_objects, h2k_vs_object_fn fn, void *opaque)
+h2k_vs_retrieve_pages (struct h2k_vs *vs, const char *view,
+                       const struct h2k_moref *objs, size_t nobjs,
+                       const char *type, const char *const *paths,
+                       int max_objects, h2k_vs_page_fn fn, void *opaque)
 {
   unsigned gen = vs->generation;
   xmlDoc *doc;
   xmlNode *res;
   char *token = NULL;
+  int r = 0;
 
   if (!view && nobjs == 0)
     return 0;
 
   xmlNode *m = retrieve_request (vs, view, objs, nobjs, type, paths, max_objects);
-  if (h2k_vs_call (vs, m, &doc, &res) == -1)
-    goto lost;
-  int r = each_object (h2k_xml_child (res, "returnval"), fn, opaque, &token);
-  xmlFreeDoc (doc);
-
-  while (r == 0 && token && *token) {
+  for (;;) {
+    if (h2k_vs_call (vs, m, &doc, &res) == -1)
+      goto lost;
+    /* An empty result has no returnval at all. */
+    xmlNode *rv = h2k_xml_child (res, "returnval");
+    token = h2k_xml_child_text (rv, "token");
+    r = rv ? fn (opaque, rv) : 0;
+    xmlFreeDoc (doc);
+    if (r == -1 || !token || !*token)
+      break;
     m = h2k_soap_method ("ContinueRetrievePropertiesEx", "PropertyCollector",
                          vs->sc.property_collector);
     h2k_soap_add_text (m, "token", token);
     free (token);
     token = NULL;
-    if (h2k_vs_call (vs, m, &doc, &res) == -1)
-      goto lost;
-    r = each_object (h2k_xml_child (res, "returnval"), fn, opaque, &token);
-    xmlFreeDoc (doc);
   }
   if (r == -1 && token && *token) {
     CLEANUP_FREE char *msg = strdup (h2k_errmsg ());
@@ -178,6 +161,39 @@ h2k_vs_retrieve (struct h2k_vs *vs, const char *view,
     h2k_seterr_prefix ("the session expired during the listing and the "
                        "server dropped its state");
   return -1;
+}
+
+struct each {
+  h2k_vs_object_fn fn;
+  void *opaque;
+};
+
+/* Hand every <objects> of a page to the per-object function. */
+static int
+each_object (void *opaque, xmlNode *rv)
+{
+  struct each *e = opaque;
+  for (xmlNode *o = h2k_xml_child (rv, "objects"); o; o = h2k_xml_next (o, "objects")) {
+    xmlNode *obj = h2k_xml_child (o, "obj");
+    xmlChar *type = obj ? xmlGetNoNsProp (obj, BAD_CAST "type") : NULL;
+    CLEANUP_FREE char *value = obj ? h2k_xml_text (obj) : NULL;
+    int r = e->fn (e->opaque, type ? (char *) type : "", value ? value : "", o);
+    xmlFree (type);
+    if (r == -1)
+      return -1;
+  }
+  return 0;
+}
+
+int
+h2k_vs_retrieve (struct h2k_vs *vs, const char *view,
+                 const struct h2k_moref *objs, size_t nobjs,
+                 const char *type, const char *const *paths,
+                 int max_objects, h2k_vs_object_fn fn, void *opaque)
+{
+  struct each e = { fn, opaque };
+  return h2k_vs_retrieve_pages (vs, view, objs, nobjs, type, paths,
+                                max_objects, each_object, &e);
 }
 
 struct task_state {
@@ -219,10 +235,11 @@ task_poll (struct h2k_vs *vs, const char *task, struct task_state *ts)
   xmlNode *m = retrieve_request (vs, NULL, &obj, 1, "Task", paths, 0);
   if (h2k_vs_call (vs, m, &doc, &res) == -1)
     return -1;
-  char *token = NULL;
+  struct each e = { task_cb, ts };
   ts->error = ts->result = NULL;
-  each_object (h2k_xml_child (res, "returnval"), task_cb, ts, &token);
-  free (token);
+  xmlNode *rv = h2k_xml_child (res, "returnval");
+  if (rv)
+    each_object (&e, rv);
   xmlFreeDoc (ts->doc);
   ts->doc = doc;
   return 0;

@@ -62,7 +62,8 @@
  *   h2k_vs_retrieve                            RetrievePropertiesEx with
  *                                              ContinueRetrievePropertiesEx
  *                                              paging; calls a function per
- *                                              object
+ *                                              object (h2k_vs_retrieve_pages:
+ *                                              per page)
  *   h2k_vs_prop (objects, "name")              the <val> of a property
  *   h2k_vs_wait_task                           poll a task to the end
  *
@@ -198,6 +199,16 @@ int h2k_vs_retrieve (struct h2k_vs *vs, const char *view,
                      const struct h2k_moref *objs, size_t nobjs,
                      const char *type, const char *const *paths,
                      int max_objects, h2k_vs_object_fn fn, void *opaque);
+
+/* The same, a page at a time: FN gets each page's <returnval> (its
+ * <objects> children are the objects), for callers that want to look at a
+ * whole page before handling its objects (to fetch what they refer to in
+ * one call, for example). */
+typedef int (*h2k_vs_page_fn) (void *opaque, xmlNode *returnval);
+int h2k_vs_retrieve_pages (struct h2k_vs *vs, const char *view,
+                           const struct h2k_moref *objs, size_t nobjs,
+                           const char *type, const char *const *paths,
+                           int max_objects, h2k_vs_page_fn fn, void *opaque);
 
 /* The <val> of property NAME in an <objects> element, or NULL when the
  * server left it out (unset). */

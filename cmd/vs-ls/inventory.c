@@ -54,29 +54,85 @@ name_cb (void *opaque, const char *type, const char *moref, xmlNode *o)
   return 0;
 }
 
-const char *
-name_of (struct ls *ls, const char *type, const char *moref)
+static struct name_entry *
+cached (struct ls *ls, const char *type, const char *moref)
 {
   for (size_t i = 0; i < ls->names.len; i++)
     if (strcmp (ls->names.ptr[i].moref, moref) == 0
         && strcmp (ls->names.ptr[i].type, type) == 0)
-      return ls->names.ptr[i].name;
+      return &ls->names.ptr[i];
+  return NULL;
+}
+
+static int
+remember (struct ls *ls, const char *type, const char *moref, const char *name)
+{
+  struct name_entry e = { strdup (type), strdup (moref), name ? strdup (name) : NULL };
+  if (!e.type || !e.moref || (name && !e.name) || name_vector_append (&ls->names, e) == -1) {
+    free (e.type);
+    free (e.moref);
+    free (e.name);
+    return h2k_seterr ("out of memory");
+  }
+  return 0;
+}
+
+static int
+batch_cb (void *opaque, const char *type, const char *moref, xmlNode *o)
+{
+  struct ls *ls = opaque;
+  xmlNode *n = h2k_vs_prop (o, "name");
+  char *name = n ? h2k_xml_text (n) : NULL;
+  int r = cached (ls, type, moref) ? 0 : remember (ls, type, moref, name);
+  free (name);
+  return r;
+}
+
+int
+prefetch_names (struct ls *ls, const char *type, const string_vector *morefs)
+{
+  static const char *const paths[] = { "name", NULL };
+  struct h2k_moref *objs = calloc (morefs->len + 1, sizeof *objs);
+  size_t n = 0;
+
+  if (!objs)
+    return h2k_seterr ("out of memory");
+  for (size_t i = 0; i < morefs->len; i++) {
+    bool dup = cached (ls, type, morefs->ptr[i]) != NULL;
+    for (size_t j = 0; j < n && !dup; j++)
+      dup = strcmp (objs[j].value, morefs->ptr[i]) == 0;
+    if (!dup)
+      objs[n++] = (struct h2k_moref) { type, morefs->ptr[i] };
+  }
+  /* One call for all of them.  If it fails (an object deleted meanwhile
+   * can fail the whole call), name_of asks one by one instead. */
+  if (n > 0)
+    h2k_vs_retrieve (ls->vs, NULL, objs, n, type, paths, 0, batch_cb, ls);
+  free (objs);
+  return 0;
+}
+
+const char *
+name_of (struct ls *ls, const char *type, const char *moref)
+{
+  struct name_entry *hit = cached (ls, type, moref);
+  if (hit)
+    return hit->name;
 
   static const char *const paths[] = { "name", NULL };
   struct h2k_moref obj = { type, moref };
   struct name_result r = { 0 };
   /* An object the server cannot name (deleted meanwhile, no permission)
    * stays unnamed; the record leaves the field out. */
-  if (h2k_vs_retrieve (ls->vs, NULL, &obj, 1, type, paths, 0, name_cb, &r) == -1)
+  if (h2k_vs_retrieve (ls->vs, NULL, &obj, 1, type, paths, 0, name_cb, &r) == -1) {
+    free (r.name);
     r.name = NULL;
-  struct name_entry e = { strdup (type), strdup (moref), r.name };
-  if (!e.type || !e.moref || name_vector_append (&ls->names, e) == -1) {
-    free (e.type);
-    free (e.moref);
-    free (e.name);
-    return NULL;
   }
-  return e.name;
+  free (r.parent);
+  free (r.parent_type);
+  int ok = remember (ls, type, moref, r.name);
+  free (r.name);
+  return ok == 0 ? ls->names.ptr[ls->names.len - 1].name : NULL;
 }
 
 void

@@ -448,3 +448,53 @@ vm_record (struct ls *ls, const struct dc *dc, const char *moref, xmlNode *o)
   json_object_object_add (rec, "snapshots", snaps);
   return rec;
 }
+
+static int
+append_text (string_vector *v, char *s)
+{
+  if (!s || string_vector_append (v, s) == -1) {
+    free (s);
+    return -1;
+  }
+  return 0;
+}
+
+/* Before the records of a page are built, ask for the names of the hosts,
+ * datastores and distributed port groups its VMs refer to, one call per
+ * kind, instead of one call per object when each record needs it. */
+int
+prefetch_page (struct ls *ls, xmlNode *rv)
+{
+  string_vector hosts = { 0 }, stores = { 0 }, pgs = { 0 };
+  int r = 0;
+
+  for (xmlNode *o = h2k_xml_child (rv, "objects"); o && r == 0; o = h2k_xml_next (o, "objects")) {
+    xmlNode *h = h2k_vs_prop (o, "runtime.host");
+    if (h)
+      r |= append_text (&hosts, h2k_xml_text (h));
+    xmlNode *devs = h2k_vs_prop (o, "config.hardware.device");
+    for (xmlNode *d = devs ? h2k_xml_child (devs, NULL) : NULL; d; d = h2k_xml_next (d, NULL)) {
+      xmlNode *backing = h2k_xml_child (d, "backing");
+      xmlNode *ds = h2k_xml_child (backing, "datastore");
+      if (ds)
+        r |= append_text (&stores, h2k_xml_text (ds));
+      char *pg = h2k_xml_child_text (h2k_xml_child (backing, "port"), "portgroupKey");
+      if (pg)
+        r |= append_text (&pgs, pg);
+    }
+  }
+  if (r == 0)
+    r = prefetch_names (ls, "HostSystem", &hosts);
+  if (r == 0)
+    r = prefetch_names (ls, "Datastore", &stores);
+  if (r == 0)
+    r = prefetch_names (ls, "DistributedVirtualPortgroup", &pgs);
+
+  string_vector *all[] = { &hosts, &stores, &pgs };
+  for (size_t k = 0; k < 3; k++) {
+    for (size_t i = 0; i < all[k]->len; i++)
+      free (all[k]->ptr[i]);
+    string_vector_reset (all[k]);
+  }
+  return r == 0 ? 0 : h2k_seterr ("out of memory");
+}

@@ -142,14 +142,21 @@ filter_cb (void *opaque, const char *type, const char *moref, xmlNode *o)
   return m && string_vector_append (p->matched, m) == 0 ? 0 : -1;
 }
 
+/* A page of full records: the names they refer to first, then each. */
 static int
-record_cb (void *opaque, const char *type, const char *moref, xmlNode *o)
+record_page (void *opaque, xmlNode *rv)
 {
   struct pass *p = opaque;
-  json_object *rec = vm_record (p->ls, p->dc, moref, o);
-  if (!rec)
-    return h2k_seterr ("out of memory");
-  return emit (p->ls, rec);
+  if (prefetch_page (p->ls, rv) == -1)
+    return -1;
+  for (xmlNode *o = h2k_xml_child (rv, "objects"); o; o = h2k_xml_next (o, "objects")) {
+    char *moref = h2k_xml_child_text (o, "obj");
+    json_object *rec = moref ? vm_record (p->ls, p->dc, moref, o) : NULL;
+    free (moref);
+    if (!rec || emit (p->ls, rec) == -1)
+      return rec ? -1 : h2k_seterr ("out of memory");
+  }
+  return 0;
 }
 
 /* The container to list: the datacenter's VM folder, or --folder in it. */
@@ -248,8 +255,8 @@ list_vms (struct ls *ls, const struct dc *dc)
   struct pass p = { ls, dc, (o->cluster || o->host) ? &hosts : NULL,
                     o->datastore ? &ds_vms : NULL, &matched };
   if (!filtered) {
-    r = h2k_vs_retrieve (ls->vs, view, NULL, 0, "VirtualMachine", paths,
-                         o->page_size, record_cb, &p);
+    r = h2k_vs_retrieve_pages (ls->vs, view, NULL, 0, "VirtualMachine", paths,
+                               o->page_size, record_page, &p);
     goto out;
   }
 
@@ -276,8 +283,8 @@ list_vms (struct ls *ls, const struct dc *dc)
     }
     for (size_t j = 0; j < n; j++)
       objs[j] = (struct h2k_moref) { "VirtualMachine", matched.ptr[i + j] };
-    int rr = h2k_vs_retrieve (ls->vs, NULL, objs, n, "VirtualMachine", paths,
-                              o->page_size, record_cb, &p);
+    int rr = h2k_vs_retrieve_pages (ls->vs, NULL, objs, n, "VirtualMachine",
+                                    paths, o->page_size, record_page, &p);
     free (objs);
     if (rr == -1)
       goto out;

@@ -59,6 +59,7 @@ struct ls {
 int list_datacenters (struct ls *ls, dc_vector *dcs);
 void free_datacenters (dc_vector *dcs);
 const char *name_of (struct ls *ls, const char *type, const char *moref);
+int prefetch_names (struct ls *ls, const char *type, const string_vector *morefs);
 void free_names (struct ls *ls);
 char *find_by_path (struct ls *ls, const char *path);
 bool glob_match (const char *pattern, const char *name);
@@ -79,5 +80,6 @@ extern const char *const vm_paths[];
 extern const char *const vm_chain_paths[];
 json_object *vm_record (struct ls *ls, const struct dc *dc, const char *moref,
                         xmlNode *objects);
+int prefetch_page (struct ls *ls, xmlNode *returnval);
 
 #endif
