@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# The boot proof: a domain that virt-define writes for the bootable
+# Debian test guest (tests/guests/, built by guest.sh debian-vmware and
+# cached) is started by libvirt itself, with virt-qemu-run (libvirt's QEMU
+# driver embedded in one process, no daemon), and the guest reaches its
+# BOOT-OK marker on the serial console.
+#
+# The guest is as VMware leaves it: root on /dev/sda1 and only SATA and
+# VMware drivers in its initramfs, so the domain is written with
+# --bus sata (guest-fix is what makes virtio work).  It runs under TCG
+# (--virt-type qemu) because these machines have no usable KVM.  Two
+# things are changed in the XML for the test only, because the embedded
+# driver has neither a network driver nor a way to read a pty: the NIC
+# becomes a user-mode (slirp) interface, keeping its MAC and model, and
+# the serial console goes to a file.  Everything else is as written.
+#
+# Skipped when the guest is not in the cache; H2K_BUILD_GUESTS=1 builds
+# it first with tests/guests/guest.sh (minutes, needs root).
+. "$(dirname "$0")/functions.sh"
+requires qemu-system-x86_64 --version
+requires qemu-img --version
+requires virt-qemu-run --help
+requires virt-xml-validate --version
+requires virsh --version
+requires jq --version
+
+# libvirt opens /dev/null for every qemu it probes or starts.
+[ -c /dev/null ] || skip_all "/dev/null is not a character device on this machine"
+
+guests=${H2K_GUEST_CACHE:-$H2K_CACHE/guests}
+img=$guests/debian-vmware.img
+if [ ! -f "$img" ] && [ "${H2K_BUILD_GUESTS:-0}" = 1 ] \
+   && [ -x "$H2K_TOP/tests/guests/guest.sh" ]; then
+  img=$("$H2K_TOP/tests/guests/guest.sh" debian-vmware) || skip_all "the guest could not be built"
+fi
+[ -f "$img" ] || skip_all "no cached test guest $img (build it with tests/guests/guest.sh debian-vmware)"
+
+# libvirt's privileged embedded driver wants the libvirt-qemu user; as
+# root without it, run libvirt and qemu as nobody in a directory of
+# their own.
+run=$tmp/run
+mkdir "$run"
+as_user=()
+if [ "$(id -u)" = 0 ] && ! id libvirt-qemu >/dev/null 2>&1; then
+  command -v setpriv >/dev/null || skip_all "root without libvirt-qemu, and no setpriv"
+  chmod 711 "$tmp"
+  as_user=(setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$run")
+fi
+
+# A private copy of the guest, so the cached image is never written.
+ok "a private qcow2 copy of the guest" qemu-img convert -O qcow2 "$img" "$run/guest.qcow2"
+
+jq -c . > "$tmp/guest.json" <<EOF
+{"kind":"vm","name":"h2k-boot-test","uuid":"4210c8e1-9a7c-4b2d-8e3f-0123456789ab","firmware":"bios",
+ "cpus":1,"cores_per_socket":1,"memory_mib":1024,"guest_id":"debian12_64Guest",
+ "disks":[{"label":"Hard disk 1","file":"[ds1] debian/debian-vmware.vmdk","controller":"pvscsi","bus":0,"unit":0,
+           "local":"$run/guest.qcow2"}],
+ "nics":[{"mac":"00:50:56:9a:0b:1c","type":"vmxnet3","network":"VM Network"}]}
+EOF
+ok "virt-define writes the domain" bash -c \
+  "virt-define --bus sata --virt-type qemu --graphics none < '$tmp/guest.json' > '$tmp/dom.xml'"
+ok "it validates" bash -c "virt-xml-validate '$tmp/dom.xml' domain >/dev/null"
+ok "the disk is the qcow2 copy on SATA" \
+  grep -q "<source file=\"$run/guest.qcow2\"/>" "$tmp/dom.xml"
+
+# The two test-only changes, each checked to have happened.
+sed -e 's#<interface type="network">#<interface type="user">#' \
+    -e '/<source network=/d' \
+    -e "s#<serial type=\"pty\">#<serial type=\"file\"><source path=\"$run/console.log\"/>#" \
+    -e "s#<console type=\"pty\">#<console type=\"file\"><source path=\"$run/console.log\"/>#" \
+    "$tmp/dom.xml" > "$run/boot.xml"
+is "test-only changes applied" \
+  "$(grep -c -e 'interface type="user"' -e "console.log" "$run/boot.xml")" 3
+ok "the test domain still validates" bash -c "virt-xml-validate '$run/boot.xml' domain >/dev/null"
+
+# The embedded driver's root; stdio_handler=file avoids needing virtlogd.
+mkdir -p "$run/root/etc"
+echo 'stdio_handler = "file"' > "$run/root/etc/qemu.conf"
+[ ${#as_user[@]} -eq 0 ] || chown -R 65534:65534 "$run"
+
+# libvirt's QEMU driver also turns it into a qemu command line (without
+# the NIC, for which domxml-to-native would want a tap device).
+sed '/<interface/,/<\/interface>/d' "$run/boot.xml" > "$run/argv.xml"
+[ ${#as_user[@]} -eq 0 ] || chown 65534 "$run/argv.xml"
+ok "virsh domxml-to-native gives a qemu command line" bash -c \
+  "${as_user[*]@Q} virsh -c 'qemu:///embed?root=$run/argv-root' domxml-to-native qemu-argv '$run/argv.xml' > '$tmp/argv.txt'"
+ok "... with q35, the disk on SATA and boot index 1" bash -c \
+  "grep -q 'pc-q35' '$tmp/argv.txt' && grep -q '\"driver\":\"ide-hd\",\"bus\":\"ide.0\"' '$tmp/argv.txt' && grep -q '\"bootindex\":1' '$tmp/argv.txt'"
+
+# Boot.  virt-qemu-run stays until it is stopped; stopping it destroys
+# the guest.  Both are killed at exit whatever happens.
+"${as_user[@]}" virt-qemu-run --root "$run/root" "$run/boot.xml" \
+  > "$tmp/run.log" 2>&1 &
+vqr=$!
+stop_guest ()
+{
+  kill "$vqr" 2>/dev/null || true
+  local pidfile q
+  for pidfile in "$run"/root/run/qemu/*.pid; do
+    [ -f "$pidfile" ] || continue
+    q=$(cat "$pidfile")
+    sleep 2
+    kill "$q" 2>/dev/null || true
+  done
+  wait "$vqr" 2>/dev/null || true
+}
+cleanup_fn stop_guest
+
+limit=${H2K_BOOT_TIMEOUT:-900}
+end=$((SECONDS + limit))
+while [ $SECONDS -lt $end ] && kill -0 "$vqr" 2>/dev/null; do
+  if grep -qaE 'BOOT-OK|ALERT!|Dropping to a shell|emergency mode|Kernel panic' \
+       "$run/console.log" 2>/dev/null; then
+    sleep 2
+    break
+  fi
+  sleep 2
+done
+stop_guest
+marker=$(grep -a '^BOOT-OK' "$run/console.log" 2>/dev/null | tr -d '\r' | tail -n 1 || true)
+if [ -n "$marker" ]; then
+  pass "the guest booted from the domain: $marker"
+else
+  fail "the guest booted from the domain (no BOOT-OK after $((SECONDS))s)"
+  diag "$(tail -n 5 "$tmp/run.log" 2>/dev/null)" "$(tail -c 1500 "$run/console.log" 2>/dev/null | tr -d '\r')"
+fi
+case $marker in
+  *root=/dev/sda1*) pass "root found on the SATA disk (/dev/sda1)" ;;
+  *) fail "root found on the SATA disk (/dev/sda1): $marker" ;;
+esac
