@@ -348,24 +348,50 @@ check_network_names (const source_list *sources, char **list, size_t n,
 
 /* Two domains (or two disks of one) on the same image would both write
  * to it and destroy it; a shared --disk-dir where two VMs have a disk
- * called disk1.vmdk does exactly that. */
+ * called disk1.vmdk does exactly that.  Sorted, so that 10,000 VMs cost
+ * no more than their names. */
+struct disk_ref {
+  const char *path;
+  const char *vm;
+  size_t disk;
+  size_t order;                 /* keeps equal paths in source order */
+};
+
+static int
+compare_refs (const void *a, const void *b)
+{
+  const struct disk_ref *x = a, *y = b;
+  int c = strcmp (x->path, y->path);
+  if (c)
+    return c;
+  return x->order < y->order ? -1 : x->order > y->order;
+}
+
 static int
 check_shared_disks (const source_list *sources, const struct vd_map *map)
 {
+  size_t n = 0, k = 0;
   for (size_t a = 0; a < sources->len; a++)
-    for (size_t i = 0; i < sources->ptr[a]->disks.len; i++) {
-      const char *p = sources->ptr[a]->disks.ptr[i].path;
-      for (size_t b = a; b < sources->len; b++)
-        for (size_t j = b == a ? i + 1 : 0; j < sources->ptr[b]->disks.len; j++)
-          if (p && sources->ptr[b]->disks.ptr[j].path
-              && strcmp (p, sources->ptr[b]->disks.ptr[j].path) == 0) {
-            const char *na = map->name ? map->name : sources->ptr[a]->name;
-            const char *nb = map->name ? map->name : sources->ptr[b]->name;
-            return h2k_seterr ("%s: disk %zu and %s: disk %zu are both %s: "
-                               "give each VM its own --disk-dir or --disk",
-                               na, i + 1, nb, j + 1, p);
-          }
-    }
+    n += sources->ptr[a]->disks.len;
+  CLEANUP_FREE struct disk_ref *refs = calloc (n + 1, sizeof *refs);
+  if (refs == NULL)
+    return h2k_seterr ("out of memory");
+  for (size_t a = 0; a < sources->len; a++)
+    for (size_t i = 0; i < sources->ptr[a]->disks.len; i++)
+      if (sources->ptr[a]->disks.ptr[i].path) {
+        refs[k].path = sources->ptr[a]->disks.ptr[i].path;
+        refs[k].vm = map->name ? map->name : sources->ptr[a]->name;
+        refs[k].disk = i + 1;
+        refs[k].order = k;
+        k++;
+      }
+  qsort (refs, k, sizeof *refs, compare_refs);
+  for (size_t i = 1; i < k; i++)
+    if (strcmp (refs[i - 1].path, refs[i].path) == 0)
+      return h2k_seterr ("%s: disk %zu and %s: disk %zu are both %s: give "
+                         "each VM its own --disk-dir or --disk",
+                         refs[i - 1].vm, refs[i - 1].disk, refs[i].vm,
+                         refs[i].disk, refs[i].path);
   return 0;
 }
 
