@@ -6,10 +6,14 @@
 requires jq --version
 export GOVC_INSECURE=1
 
-# 3 datacenters x (2 standalone + 2 clustered VMs) = 12 VMs.
-start_vcsim -dc 3 -trace-file "$tmp/trace"
+# 3 datacenters x (2 standalone + 2 clustered VMs) = 12 VMs; one
+# datacenter sits in a folder.
+start_vcsim -dc 3 -folder 1 -trace-file "$tmp/trace"
 vs-ls > "$tmp/whole.jsonl"
 is "twelve VMs in three datacenters" "$(jq -r .datacenter "$tmp/whole.jsonl" | sort | uniq -c | awk '{print $1}' | tr '\n' ' ')" "4 4 4 "
+is "datacenter inventory paths" "$(vs-ls --type datacenter | jq -r .dc_path | sort | tr '\n' ' ')" "DC0 DC1 F0/DC2 "
+is "--datacenter by path" "$(vs-ls --datacenter F0/DC2 | jq -r .dc_path | sort -u)" "F0/DC2"
+is "--datacenter by name" "$(vs-ls --datacenter DC2 --vm DC2_H0_VM0 | jq -r .dc_path)" "F0/DC2"
 
 : > "$tmp/trace"
 vs-ls --page-size 1 > "$tmp/paged.jsonl"
@@ -20,7 +24,7 @@ else fail "pages were fetched with ContinueRetrievePropertiesEx ($n)"; fi
 ok "each page asked for one object" grep -q '<maxObjects>1</maxObjects>' "$tmp/trace"
 
 # A server that caps pages below what the client asks for.
-start_vcsim -dc 3 -max-objects 2
+start_vcsim -dc 3 -folder 1 -max-objects 2
 vs-ls > "$tmp/capped.jsonl"
 same_file "a server-side page cap gives the same listing" "$tmp/whole.jsonl" "$tmp/capped.jsonl"
 is "filters work across pages" "$(vs-ls --vm '*_H0_VM1' | jq -r .name | tr '\n' ' ')" \

@@ -24,3 +24,10 @@ ok "the stopped retrieval was cancelled on the server" grep -q '<CancelRetrieveP
 ok "the client asked for the page size it was given" grep -q '<maxObjects>1</maxObjects>' "$tmp/trace"
 is "it logged out of both sessions" "$(grep -c '<Logout' "$tmp/trace")" 2
 ok "the /folder GET went through the front door" grep -q '^GET /folder/h2k%20probe.bin?dcPath=DC0&dsName=LocalDS_0' "$tmp/trace"
+
+# SIGTERM: the simulator stops and removes its datastore directories.
+[ -d "$VCSIM_DS_0_DIR" ] && pass "the datastore directory exists while it runs" || fail "datastore directory"
+kill "$VCSIM_PID"
+for i in $(seq 50); do kill -0 "$VCSIM_PID" 2>/dev/null || break; sleep 0.1; done
+ok "SIGTERM stops the simulator" bash -c "! kill -0 $VCSIM_PID 2>/dev/null"
+ok "... and removes its datastore directories" test ! -e "$VCSIM_DS_0_DIR"
