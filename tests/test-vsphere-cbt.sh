@@ -72,6 +72,10 @@ vm=$(vs-ls --vm DC0_H0_VM0)
 snap1=$(jq -r .current_snapshot <<<"$vm")
 is "the VM's change id advances" "$(jq -r '.disks[0].change_id' <<<"$vm")" "${id1%/1}/2"
 
+snapdisk=$(soap "<RetrievePropertiesEx xmlns=\"urn:vim25\"><_this type=\"PropertyCollector\">propertyCollector</_this><specSet><propSet><type>VirtualMachineSnapshot</type><pathSet>config.hardware.device</pathSet></propSet><objectSet><obj type=\"VirtualMachineSnapshot\">$snap1</obj></objectSet></specSet><options/></RetrievePropertiesEx>")
+is "the snapshot keeps the change id it froze" \
+  "$(xpath "//$(local_name backing)/$(local_name changeId)/text()" <<<"$snapdisk")" "$id1"
+
 reply=$(qcda "$snap1" 0 '*')
 is "one reply covers one span" \
   "$(xpath "//$(local_name returnval)/$(local_name length)/text()" <<<"$reply")" 262144
