@@ -7,6 +7,9 @@
  *   struct h2k_vs *vs = h2k_vs_connect (&conn);
  *   if (!vs) h2k_die ("%s", h2k_errmsg ());
  *
+ * The program calls curl_global_init first, and keeps CONN alive as long
+ * as the session (h2k_vs_opts returns it).
+ *
  * h2k_vs_connect sets up TLS, calls RetrieveServiceContent (no credentials
  * needed), then reads the password (connopts.h) and logs in.  TLS is
  * verified against the system CAs plus --ca-certs / GOVC_TLS_CA_CERTS.
