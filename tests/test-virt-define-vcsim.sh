@@ -75,3 +75,14 @@ printf 'QFI\373' > shared/disk1.qcow2
 expect_fail "two VMs on one image are refused" "are both .*shared/disk1.qcow2" \
   virt-define --disk-dir shared --out-dir doms2 < vms.jsonl
 ok "... and nothing was written" bash -c '[ ! -e doms2 ] || [ -z "$(ls -A doms2)" ]'
+
+# A --disk-dir that mirrors the datastore layout (DIR/VMDIR/NAME.qcow2)
+# gives each VM its own disk1.
+jq -r '.disks[].file' vms.jsonl | sed 's/^\[[^]]*\] //; s/\.vmdk$/.qcow2/' | while read -r f; do
+  mkdir -p "mirror/$(dirname "$f")"
+  printf 'QFI\373' > "mirror/$f"
+done
+ok "a mirrored --disk-dir" bash -c 'virt-define --disk-dir mirror --out-dir doms3 < vms.jsonl 2>/dev/null'
+is "each VM on its own disk1" \
+  "$(xmllint --xpath 'string(//disk[1]/source/@file)' "doms3/$web")" \
+  "$tmp/mirror/$(jq -r 'select(.name == "web 01 ünïcødé ☃") | .disks[0].file | sub("^\\[[^]]*\\] "; "") | sub("\\.vmdk$"; ".qcow2")' vms.jsonl)"

@@ -140,6 +140,34 @@ settle (const char *vm, struct vd_disk *d, const char *path, size_t index,
   return 0;
 }
 
+/* The name of the directory FILE is in ("web01" for "[ds1] web01/a.vmdk"
+ * or "work/web01/a.vmdk"), or NULL when there is none worth using. */
+static char *
+parent_dir (const char *file)
+{
+  if (*file == '[') {
+    const char *close = strchr (file, ']');
+    if (close) {
+      file = close + 1;
+      while (*file == ' ')
+        file++;
+    }
+  }
+  const char *end = strrchr (file, '/');
+  if (end == NULL)
+    return NULL;
+  const char *start = end;
+  while (start > file && start[-1] != '/')
+    start--;
+  char *p = strndup (start, (size_t) (end - start));
+  if (p && (*p == '\0' || strcmp (p, ".") == 0 || strcmp (p, "..") == 0
+            || !vd_xml_text_ok (p, false))) {
+    free (p);
+    p = NULL;
+  }
+  return p;
+}
+
 static int
 from_disk_dir (const char *vm, struct vd_disk *d, size_t index,
                const struct vd_map *map)
@@ -159,15 +187,20 @@ from_disk_dir (const char *vm, struct vd_disk *d, size_t index,
   const char *stems[2] = { stem, safe };
   bool usable = *stem && strcmp (stem, ".") != 0 && strcmp (stem, "..") != 0
     && vd_xml_text_ok (stem, false);
+  /* Then the same under the directory the source file was in, for a
+   * DIR that mirrors vs-pull's DIR/VM/FILE layout. */
+  CLEANUP_FREE char *parent = parent_dir (name);
   static const char *exts[] = { ".qcow2", ".raw", ".img", "" };
-  for (size_t s = usable ? 0 : 1; s < 2; s++)
-    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
-      CLEANUP_FREE char *p = NULL;
-      if (asprintf (&p, "%s/%s%s", map->disk_dir, stems[s], exts[i]) == -1)
-        return h2k_seterr ("out of memory");
-      if (exists (p))
-        return settle (vm, d, p, index, map);
-    }
+  for (size_t sub = 0; sub < (parent ? 2 : 1); sub++)
+    for (size_t s = usable ? 0 : 1; s < 2; s++)
+      for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
+        CLEANUP_FREE char *p = NULL;
+        if (asprintf (&p, "%s/%s%s%s%s", map->disk_dir, sub ? parent : "",
+                      sub ? "/" : "", stems[s], exts[i]) == -1)
+          return h2k_seterr ("out of memory");
+        if (exists (p))
+          return settle (vm, d, p, index, map);
+      }
   CLEANUP_FREE char *p = NULL;
   if (asprintf (&p, "%s/%s.qcow2", map->disk_dir, usable ? stem : safe) == -1)
     return h2k_seterr ("out of memory");
