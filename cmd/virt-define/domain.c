@@ -155,9 +155,9 @@ make_plan (const struct vd_source *src, const struct vd_map *map,
     if (strcmp (p->description, src->annotation) != 0)
       h2k_warn ("%s: annotation: characters XML cannot hold were replaced by '?'",
                 p->name);
+    /* libvirt's title is one line: the annotation's first one. */
     size_t first = strcspn (p->description, "\r\n");
-    p->title = strndup (p->description, first);
-    if (p->title == NULL)
+    if (first > 0 && (p->title = strndup (p->description, first)) == NULL)
       return h2k_seterr ("out of memory");
   }
 

@@ -529,6 +529,16 @@ main (int argc, char *argv[])
   if (argc - optind > 1)
     usage_error ("one input at most (FILE.ovf, FILE.ova, FILE.vmx, or VM "
                  "records on stdin)");
+  /* What goes into the XML from the command line must be text XML can
+   * hold, like what comes from the sources. */
+  if (!vd_xml_text_ok (map.cpu, false))
+    usage_error ("--cpu: not a CPU model name");
+  for (size_t i = 0; i < networks.len; i++)
+    if (!vd_xml_text_ok (networks.ptr[i], false))
+      usage_error ("--network: not a network name");
+  for (size_t i = 0; i < bridges.len; i++)
+    if (!vd_xml_text_ok (bridges.ptr[i], false))
+      usage_error ("--bridge: not a bridge name");
   map.disks = disks.ptr;
   map.ndisks = disks.len;
   map.networks = networks.ptr;
