@@ -72,6 +72,17 @@ expect_fail "no password and no terminal" "no password" \
   setsid env -u GOVC_PASSWORD GOVC_URL="$VCSIM_URL" GOVC_USERNAME=alice vs-ls --insecure </dev/null
 ok "the login request carried the password (the trace sees it)" grep -qF "$pw" "$tmp/trace"
 
+# A prompt on the terminal, without echo.
+if command -v script >/dev/null; then
+  (sleep 1; printf '%s\n' "$pw") | env -u GOVC_PASSWORD GOVC_URL="$VCSIM_URL" GOVC_USERNAME=alice \
+    script -qec "vs-ls --insecure --vm DC0_H0_VM0" "$tmp/typescript" > "$tmp/tty" 2>&1 || true
+  ok "the terminal prompt names the server" grep -q "Password for $VCSIM_HOSTPORT: " "$tmp/tty"
+  ok "the password typed at the prompt logs in" grep -q '"name":"DC0_H0_VM0"' "$tmp/tty"
+  ok "the typed password is not echoed" bash -c "! grep -qF '$pw' '$tmp/tty'"
+else
+  skip "no script(1) for a terminal"
+fi
+
 # Real verification: a simulator with an RSA-2048 certificate for
 # 127.0.0.1, trusted through GOVC_TLS_CA_CERTS.
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
