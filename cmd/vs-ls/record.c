@@ -8,10 +8,9 @@
 #include "vs-ls.h"
 
 /* The properties a VM record needs; nothing else is asked for. */
-const char *const vm_paths[] = {
+static const char *const base_paths[] = {
   "name", "config.uuid", "config.instanceUuid", "config.guestId",
-  "config.guestFullName", "config.firmware",
-  "config.bootOptions.efiSecureBootEnabled", "config.version",
+  "config.guestFullName", "config.firmware", "config.version",
   "config.hardware.numCPU", "config.hardware.numCoresPerSocket",
   "config.hardware.memoryMB", "config.hardware.device",
   "config.changeTrackingEnabled", "config.template",
@@ -19,17 +18,23 @@ const char *const vm_paths[] = {
   "summary.config.vmPathName", NULL
 };
 
-/* The same, plus the file layout for --chain. */
-const char *const vm_chain_paths[] = {
-  "name", "config.uuid", "config.instanceUuid", "config.guestId",
-  "config.guestFullName", "config.firmware",
-  "config.bootOptions.efiSecureBootEnabled", "config.version",
-  "config.hardware.numCPU", "config.hardware.numCoresPerSocket",
-  "config.hardware.memoryMB", "config.hardware.device",
-  "config.changeTrackingEnabled", "config.template",
-  "runtime.powerState", "runtime.host", "snapshot",
-  "summary.config.vmPathName", "layoutEx.file", "layoutEx.disk", NULL
-};
+/* A server refuses the whole call when one path does not exist in its API
+ * version: secure boot is asked for only from 6.5 on, where it appeared. */
+void
+vm_paths (struct ls *ls, const char *paths[static 24])
+{
+  size_t n = 0;
+  for (const char *const *p = base_paths; *p; p++)
+    paths[n++] = *p;
+  const char *v = h2k_vs_content (ls->vs)->api_version;
+  if (v && strtod (v, NULL) >= 6.5)
+    paths[n++] = "config.bootOptions.efiSecureBootEnabled";
+  if (ls->o->chain) {
+    paths[n++] = "layoutEx.file";
+    paths[n++] = "layoutEx.disk";
+  }
+  paths[n] = NULL;
+}
 
 static void
 set_str (json_object *obj, const char *key, const char *val)

@@ -190,7 +190,8 @@ int
 list_vms (struct ls *ls, const struct dc *dc)
 {
   const struct ls_opts *o = ls->o;
-  const char *const *paths = o->chain ? vm_chain_paths : vm_paths;
+  const char *paths[24];
+  vm_paths (ls, paths);
   string_vector hosts = { 0 }, ds_vms = { 0 }, matched = { 0 };
   char *folder = container (ls, dc);
   char *view = NULL;

@@ -76,8 +76,7 @@ int list_networks (struct ls *ls, const struct dc *dc);
 int print_datacenter (struct ls *ls, const struct dc *dc);
 
 /* record.c: the VM record from a VirtualMachine's properties. */
-extern const char *const vm_paths[];
-extern const char *const vm_chain_paths[];
+void vm_paths (struct ls *ls, const char *paths[static 24]);
 json_object *vm_record (struct ls *ls, const struct dc *dc, const char *moref,
                         xmlNode *objects);
 int prefetch_page (struct ls *ls, xmlNode *returnval);
