@@ -43,6 +43,7 @@ struct h2k_vs {
   bool logged_in;
   unsigned generation;
   unsigned long round_trips;
+  double last_call;            /* monotonic seconds of the last SOAP call */
   char *last_fault;
 };
 

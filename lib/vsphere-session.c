@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <libxml/HTMLparser.h>
 #include <libxml/parser.h>
@@ -13,6 +14,14 @@
 #include "vsphere-int.h"
 
 #define SOAP_ENV_NS "http://schemas.xmlsoap.org/soap/envelope/"
+
+static double
+now (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 struct buf {
   char *ptr;
@@ -261,6 +270,7 @@ post (struct h2k_vs *vs, const char *method, const xmlChar *body, int len,
   curl_easy_setopt (vs->curl, CURLOPT_WRITEFUNCTION, write_cb);
   curl_easy_setopt (vs->curl, CURLOPT_WRITEDATA, &b);
   vs->round_trips++;
+  vs->last_call = now ();
   CURLcode code = curl_easy_perform (vs->curl);
   if (code != CURLE_OK) {
     h2k_vs_tls_error (vs, code);
@@ -433,6 +443,21 @@ h2k_vs_relogin (struct h2k_vs *vs)
       xmlFreeDoc (doc);
   }
   return login (vs);
+}
+
+int
+h2k_vs_keepalive (struct h2k_vs *vs, unsigned idle_seconds)
+{
+  if (now () - vs->last_call < idle_seconds)
+    return 0;
+  /* h2k_vs_call logs in again if the session has expired meanwhile. */
+  xmlDoc *doc;
+  xmlNode *res;
+  xmlNode *m = h2k_soap_method ("CurrentTime", "ServiceInstance", "ServiceInstance");
+  if (h2k_vs_call (vs, m, &doc, &res) == -1)
+    return -1;
+  xmlFreeDoc (doc);
+  return 1;
 }
 
 struct h2k_vs *

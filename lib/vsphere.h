@@ -88,6 +88,10 @@
  * up again (h2k_vs_relogin when /folder answers 401, then
  * h2k_vs_curl_setup or CURLOPT_COOKIE with h2k_vs_cookie).
  *
+ * During long transfers the SOAP side is idle and real servers end idle
+ * sessions after about 30 minutes: call h2k_vs_keepalive (vs, 600) from the
+ * SOAP thread now and then (between files, say).
+ *
  * h2k_vs_close logs out and frees everything, wiping the password.
  */
 #ifndef H2K_VSPHERE_H
@@ -134,6 +138,12 @@ bool h2k_vs_is_vcenter (const struct h2k_vs *vs);
 
 /* Log in again (drops the old session if the server still has it). */
 int h2k_vs_relogin (struct h2k_vs *vs);
+/* Keep the session from expiring while only the data plane is busy (real
+ * servers end a session after about 30 idle minutes): a cheap call
+ * (CurrentTime) when the last SOAP call is older than IDLE_SECONDS, and a
+ * re-login if the session had expired anyway.  Returns 1 if it called, 0
+ * if it did not need to, -1 on failure. */
+int h2k_vs_keepalive (struct h2k_vs *vs, unsigned idle_seconds);
 /* Number of successful logins so far (1 after h2k_vs_connect). */
 unsigned h2k_vs_generation (const struct h2k_vs *vs);
 /* Number of SOAP requests sent so far (for benchmarks and tests). */

@@ -170,6 +170,10 @@ main (void)
   char *cookie = h2k_vs_cookie (vs);
   ok (cookie && strncmp (cookie, "vmware_soap_session=", 20) == 0, "the session cookie");
 
+  /* Keep-alive: nothing to do right after a call; a call when asked to. */
+  is_int (h2k_vs_keepalive (vs, 600), 0, "keepalive: the session is fresh");
+  is_int (h2k_vs_keepalive (vs, 0), 1, "keepalive: CurrentTime when idle");
+
   /* Log in again: a new cookie, and calls go on. */
   ok (h2k_vs_relogin (vs) == 0, "re-login");
   is_int (h2k_vs_generation (vs), 2, "two logins");
