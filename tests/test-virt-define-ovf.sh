@@ -207,6 +207,12 @@ is "VNC" "$(xp $d "//graphics/@type")" vnc
 expect_fail "the CD-ROM is reported" "CD/DVD drive 1 dropped" \
   bash -c 'virt-define --disk-dir out web01.ovf >/dev/null; exit 1'
 
+# What --print-source shows is enough to make the same domain again.
+ok "--print-source, fed back as a record, gives the same domain" bash -c \
+  'virt-define --print-source web01.ovf \
+     | virt-define --disk-dir out --network "VM Network=prod" --bridge Backup=br0 2>/dev/null \
+     | sed "s/origin=\"record\"/origin=\"ovf\"/" | cmp - doms/web01.xml'
+
 # The same with the other buses, machine, graphics and CPU choices.
 ok "--bus scsi --machine pc --graphics spice --cpu host-passthrough" \
   quiet virt-define --disk-dir out --bus scsi --firmware bios --machine pc \
