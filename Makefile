@@ -125,7 +125,7 @@ demo: all
 DEPS = build-essential pkg-config libcurl4-openssl-dev libxml2-dev \
   libxml2-utils libguestfs-dev libguestfs-tools zlib1g-dev libzstd-dev \
   libarchive-dev libssl-dev libjson-c-dev jq qemu-utils qemu-system-x86 \
-  libvirt-clients golang-go golang-github-vmware-govmomi-dev debootstrap \
+  libvirt-clients libvirt-daemon-driver-qemu golang-go golang-github-vmware-govmomi-dev debootstrap \
   ovmf libhivex-bin fdisk e2fsprogs valgrind curl openssl bzip2 unzip lvm2 \
   time
 
