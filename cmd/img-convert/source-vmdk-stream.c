@@ -12,21 +12,13 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "die.h"
 #include "source.h"
+#include "vmdk.h"
 
-#define SECTOR 512
-#define FLAG_COMPRESSED 0x00010000u
-#define FLAG_MARKERS    0x00020000u
-#define GD_AT_END UINT64_MAX
-/* Grains up to 1 MiB (VMware allows 64 KiB): bounds the buffers. */
-#define MAX_GRAIN_SECTORS 2048
-/* Nothing VMware or QEMU writes comes close (seSparse stops under 64 TiB). */
-#define MAX_CAPACITY_SECTORS ((UINT64_C (64) << 40) / SECTOR)
-
-enum { M_EOS = 0, M_GT = 1, M_GD = 2, M_FOOTER = 3, M_PROGRESS = 4 };
+#define SECTOR H2K_VMDK_SECTOR
+#define MAX_CAPACITY_SECTORS (H2K_VMDK_MAX_CAPACITY / SECTOR)
 
 struct svs {
   struct source src;
@@ -38,21 +30,7 @@ struct svs {
   unsigned char *cbuf;    /* a marker sector + compressed payload */
   size_t cbuf_len;
   unsigned char *gbuf;    /* one inflated grain */
-  z_stream zs;
-  bool zs_init;
 };
-
-static uint32_t
-le32 (const unsigned char *p)
-{
-  return p[0] | (p[1] << 8) | (p[2] << 16) | ((uint32_t) p[3] << 24);
-}
-
-static uint64_t
-le64 (const unsigned char *p)
-{
-  return le32 (p) | ((uint64_t) le32 (p + 4) << 32);
-}
 
 static int
 svs_next (struct source *src, struct chunk *out)
@@ -62,29 +40,28 @@ svs_next (struct source *src, struct chunk *out)
 
   while (!s->done) {
     uint64_t at = s->bs->pos;
+    struct h2k_vmdk_marker mk;
     if (bstream_read_exact (s->bs, m, SECTOR, "marker") == -1)
       return -1;
-    uint64_t val = le64 (m);
-    uint32_t size = le32 (m + 8);
+    if (h2k_vmdk_parse_marker (m, SECTOR, &mk) == -1)
+      return h2k_seterr_prefix ("%s: at byte %llu", s->src.name,
+                                (unsigned long long) at);
+    uint64_t val = mk.val;
+    uint32_t size = mk.size;
 
-    if (size == 0) {
-      uint32_t type = le32 (m + 12);
-      switch (type) {
-      case M_EOS:
+    if (mk.type != H2K_VMDK_MARKER_GRAIN) {
+      if (mk.type == H2K_VMDK_MARKER_EOS) {
         s->done = true;
         continue;
-      case M_GT: case M_GD: case M_FOOTER: case M_PROGRESS:
-        if (val > MAX_CAPACITY_SECTORS)
-          return h2k_seterr ("%s: marker at byte %llu: metadata of %llu sectors is impossible",
-                             s->src.name, (unsigned long long) at,
-                             (unsigned long long) val);
-        if (bstream_skip (s->bs, val * SECTOR, "metadata after a marker") == -1)
-          return -1;
-        continue;
-      default:
-        return h2k_seterr ("%s: unknown marker type %u at byte %llu",
-                           s->src.name, type, (unsigned long long) at);
       }
+      /* GT, GD, footer and progress markers: skip what follows. */
+      if (val > MAX_CAPACITY_SECTORS)
+        return h2k_seterr ("%s: marker at byte %llu: metadata of %llu sectors is impossible",
+                           s->src.name, (unsigned long long) at,
+                           (unsigned long long) val);
+      if (bstream_skip (s->bs, val * SECTOR, "metadata after a marker") == -1)
+        return -1;
+      continue;
     }
 
     /* A grain: LBA val, SIZE bytes of zlib data from byte 12, padded. */
@@ -102,24 +79,15 @@ svs_next (struct source *src, struct chunk *out)
       return h2k_seterr ("%s: grain for LBA %llu comes after LBA %llu: grains out of order cannot be converted from a stream",
                          s->src.name, (unsigned long long) val,
                          (unsigned long long) (s->next_lba - s->grain));
-    size_t rec = (12 + (size_t) size + SECTOR - 1) / SECTOR * SECTOR;
+    size_t rec = h2k_vmdk_grain_record_bytes (&mk);
     if (rec > SECTOR
         && bstream_read_exact (s->bs, m + SECTOR, rec - SECTOR, "compressed grain") == -1)
       return -1;
 
-    if (inflateReset (&s->zs) != Z_OK)
-      return h2k_seterr ("%s: zlib: inflateReset failed", s->src.name);
-    s->zs.next_in = m + 12;
-    s->zs.avail_in = size;
-    s->zs.next_out = s->gbuf;
-    s->zs.avail_out = gbytes;
-    int r = inflate (&s->zs, Z_FINISH);
-    if (r != Z_STREAM_END)
-      return h2k_seterr ("%s: grain for LBA %llu: corrupt compressed data (zlib %s)",
-                         s->src.name, (unsigned long long) val,
-                         r == Z_BUF_ERROR ? "data too long or truncated"
-                         : s->zs.msg ? s->zs.msg : "error");
-    uint64_t got = gbytes - s->zs.avail_out;
+    size_t got;
+    if (h2k_vmdk_inflate_grain (m + 12, size, s->gbuf, gbytes, &got) == -1)
+      return h2k_seterr_prefix ("%s: grain for LBA %llu", s->src.name,
+                                (unsigned long long) val);
     uint64_t want = (s->capacity - val) * SECTOR;
     if (want > gbytes)
       want = gbytes;
@@ -139,8 +107,6 @@ static void
 svs_close (struct source *src)
 {
   struct svs *s = (struct svs *) src;
-  if (s->zs_init)
-    inflateEnd (&s->zs);
   free (s->cbuf);
   free (s->gbuf);
   free (s);
@@ -166,38 +132,18 @@ source_vmdk_stream_open (struct bstream *bs, const char *name)
 
   if (bstream_read_exact (bs, h, SECTOR, "VMDK header") == -1)
     goto fail;
-  if (memcmp (h, "KDMV", 4) != 0) {
-    h2k_seterr ("%s: not a VMDK sparse extent (no KDMV magic); only streamOptimized VMDKs can be read from a stream", name);
+  struct h2k_vmdk_header hd;
+  if (h2k_vmdk_parse_header (h, &hd) == -1) {
+    h2k_seterr_prefix ("%s", name);
     goto fail;
   }
-  uint32_t version = le32 (h + 4), flags = le32 (h + 8);
-  uint64_t capacity = le64 (h + 12), grain = le64 (h + 20);
-  uint64_t overhead = le64 (h + 64);
-  unsigned calg = h[77] | (h[78] << 8);
-  if (version < 1 || version > 3) {
-    h2k_seterr ("%s: unsupported VMDK version %u", name, version);
-    goto fail;
-  }
-  if (!(flags & FLAG_COMPRESSED) || !(flags & FLAG_MARKERS) || calg != 1) {
+  if (!(hd.flags & H2K_VMDK_FLAG_COMPRESSED) || !hd.markers || !hd.compressed) {
     h2k_seterr ("%s: not a streamOptimized VMDK (flags 0x%x, compression %u): only compressed grains with markers can be read from a stream",
-                name, flags, calg);
+                name, hd.flags, hd.compress_algorithm);
     goto fail;
   }
-  if (flags & 0xfffc0000u) {
-    h2k_seterr ("%s: unknown incompatible VMDK flags 0x%x", name,
-                flags & 0xfffc0000u);
-    goto fail;
-  }
-  if (capacity > MAX_CAPACITY_SECTORS) {
-    h2k_seterr ("%s: capacity of %llu sectors is beyond any VMDK", name,
-                (unsigned long long) capacity);
-    goto fail;
-  }
-  if (grain == 0 || grain > MAX_GRAIN_SECTORS || (grain & (grain - 1))) {
-    h2k_seterr ("%s: grain size of %llu sectors is invalid", name,
-                (unsigned long long) grain);
-    goto fail;
-  }
+  uint64_t capacity = hd.capacity, grain = hd.grain_size;
+  uint64_t overhead = hd.overhead;
   if (overhead < 1 || overhead > MAX_CAPACITY_SECTORS) {
     h2k_seterr ("%s: overHead of %llu sectors is invalid", name,
                 (unsigned long long) overhead);
@@ -207,18 +153,13 @@ source_vmdk_stream_open (struct bstream *bs, const char *name)
   s->grain = grain;
   s->src.size = capacity * SECTOR;
   /* Room for a marker and the worst zlib expansion of one grain. */
-  s->cbuf_len = SECTOR + compressBound (grain * SECTOR) + SECTOR;
+  s->cbuf_len = SECTOR + grain * SECTOR * 2 + 4096;
   s->cbuf = malloc (s->cbuf_len);
   s->gbuf = malloc (grain * SECTOR);
   if (s->cbuf == NULL || s->gbuf == NULL) {
     h2k_seterr ("out of memory");
     goto fail;
   }
-  if (inflateInit (&s->zs) != Z_OK) {
-    h2k_seterr ("%s: cannot set up zlib", name);
-    goto fail;
-  }
-  s->zs_init = true;
   if (bstream_skip (bs, (overhead - 1) * SECTOR, "metadata before the first grain") == -1)
     goto fail;
   return &s->src;
