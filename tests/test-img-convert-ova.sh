@@ -204,7 +204,7 @@ if [ -d "$S/ova" ]; then
   expect_fail "sample govmomi OVA: its disk is truncated" "truncated" \
     img-convert "$S/ova/govmomi-ttylinux-pc_i486-16.1.ova" gv.qcow2
   no_output gv.qcow2 "sample govmomi OVA"
-  expect_fail "sample forklift OVA: damaged disk" "not a streamOptimized VMDK" \
+  expect_fail "sample forklift OVA: damaged disk" "2nd_disk.vmdk: invalid grain size" \
     img-convert "$S/ova-invalid/forklift-2nd_disk.ova" fk.qcow2
   no_output fk.qcow2 "sample forklift OVA"
 else
