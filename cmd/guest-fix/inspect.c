@@ -1,0 +1,124 @@
+/* Inspection: which operating system is on the disks, and its facts. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "h2k.h"
+#include "guest-fix.h"
+
+static void
+fact (struct gf *gf, const char *key, const char *val)
+{
+  if (val && *val && strcmp (val, "unknown") != 0)
+    json_object_object_add (gf->guest, key, json_object_new_string (val));
+}
+
+/* Why inspection found nothing: an encrypted volume is the common reason
+ * worth naming, since the fix cannot go on without its key. */
+static int
+explain_no_os (struct gf *gf)
+{
+  char **fs = guestfs_list_filesystems (gf->g);
+  bool luks = false;
+  for (size_t i = 0; fs && fs[i]; i += 2)
+    if (fs[i + 1] && strcmp (fs[i + 1], "crypto_LUKS") == 0)
+      luks = true;
+  strv_free (fs);
+  if (luks)
+    return h2k_seterr ("no operating system found: the disks hold an "
+                       "encrypted (LUKS) volume, which guest-fix cannot "
+                       "open");
+  return h2k_seterr ("no operating system found on the disks");
+}
+
+int
+gf_inspect (struct gf *gf)
+{
+  char **roots = guestfs_inspect_os (gf->g);
+  if (!roots)
+    return h2k_seterr ("inspection failed: %s", gerr (gf));
+  size_t n = strv_len (roots);
+  if (n == 0) {
+    strv_free (roots);
+    return explain_no_os (gf);
+  }
+  if (n > 1) {
+    strv_free (roots);
+    return h2k_seterr ("%zu operating systems found on the disks; give "
+                       "the disks of one guest only", n);
+  }
+  gf->root = roots[0];
+  free (roots);
+
+  guestfs_h *g = gf->g;
+  gf->type = guestfs_inspect_get_type (g, gf->root);
+  gf->distro = guestfs_inspect_get_distro (g, gf->root);
+  gf->product = guestfs_inspect_get_product_name (g, gf->root);
+  gf->arch = guestfs_inspect_get_arch (g, gf->root);
+  gf->pkgfmt = guestfs_inspect_get_package_format (g, gf->root);
+  gf->major = guestfs_inspect_get_major_version (g, gf->root);
+  gf->minor = guestfs_inspect_get_minor_version (g, gf->root);
+  if (!gf->type || !gf->distro)
+    return h2k_seterr ("inspection failed: %s", gerr (gf));
+
+  fact (gf, "root", gf->root);
+  fact (gf, "type", gf->type);
+  fact (gf, "distro", gf->distro);
+  fact (gf, "product_name", gf->product);
+  fact (gf, "arch", gf->arch);
+  fact (gf, "package_format", gf->pkgfmt);
+  json_object_object_add (gf->guest, "major_version",
+                          json_object_new_int (gf->major));
+  json_object_object_add (gf->guest, "minor_version",
+                          json_object_new_int (gf->minor));
+  CLEANUP_FREE char *host = guestfs_inspect_get_hostname (g, gf->root);
+  fact (gf, "hostname", host);
+
+  char **mps = guestfs_inspect_get_mountpoints (g, gf->root);
+  json_object *m = json_object_new_object ();
+  for (size_t i = 0; mps && mps[i]; i += 2)
+    json_object_object_add (m, mps[i], json_object_new_string (mps[i + 1]));
+  json_object_object_add (gf->guest, "mountpoints", m);
+  strv_free (mps);
+
+  if (strcmp (gf->type, "linux") != 0 && strcmp (gf->type, "windows") != 0)
+    return h2k_seterr ("%s guests are not supported", gf->type);
+  if (strcmp (gf->distro, "unknown") == 0)
+    return h2k_seterr ("unknown %s distribution: guest-fix does not know "
+                       "how to fix it safely", gf->type);
+  return 0;
+}
+
+static int
+by_length (const void *a, const void *b)
+{
+  const char *const *x = a, *const *y = b;
+  size_t lx = strlen (x[0]), ly = strlen (y[0]);
+  return lx < ly ? -1 : lx > ly;
+}
+
+int
+gf_mount (struct gf *gf)
+{
+  char **mps = guestfs_inspect_get_mountpoints (gf->g, gf->root);
+  if (!mps)
+    return h2k_seterr ("%s", gerr (gf));
+  size_t n = strv_len (mps) / 2;
+  /* Pairs (mountpoint, device), parents before children. */
+  qsort (mps, n, 2 * sizeof (char *), by_length);
+  int r = 0;
+  for (size_t i = 0; i < n; i++) {
+    const char *mp = mps[2 * i], *dev = mps[2 * i + 1];
+    int rr = gf->dry_run ? guestfs_mount_ro (gf->g, dev, mp)
+                         : guestfs_mount (gf->g, dev, mp);
+    if (rr == -1) {
+      if (strcmp (mp, "/") == 0) {
+        r = h2k_seterr ("%s: cannot mount the root file system: %s", dev,
+                        gerr (gf));
+        break;
+      }
+      gf_warn (gf, "%s: cannot mount on %s: %s", dev, mp, gerr (gf));
+    }
+  }
+  strv_free (mps);
+  return r;
+}
