@@ -223,13 +223,13 @@ if [ "$variant" = lvm ]; then
     # The volume group is made by the appliance's LVM; the first logical
     # volume on a new physical volume is one linear run of extents, so
     # its bytes can then be written from here at a known offset.
-    guestfish -a "$img" --format=raw <<'GF'
+    guestfish --format=raw -a "$img" <<'GF'
 run
 pvcreate /dev/sda2
 vgcreate vg0 /dev/sda2
 lvcreate-free root vg0 100
 GF
-    read -r pe_start lv_size ranges < <(guestfish --ro -a "$img" --format=raw <<'GF'
+    read -r pe_start lv_size ranges < <(guestfish --ro --format=raw -a "$img" <<'GF'
 run
 debug sh "echo $(lvm pvs --noheadings --nosuffix --units b -o pe_start /dev/sda2) $(lvm lvs --noheadings --nosuffix --units b -o lv_size,seg_pe_ranges vg0/root)"
 GF

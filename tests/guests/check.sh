@@ -1,0 +1,91 @@
+# Helpers for the guest-fix tests (sourced after tests/functions.sh).
+#
+#   guest_image NAME          path of the cached test guest (builds it once;
+#                             skips the test file when it cannot be built)
+#   convert_copy SRC DST      the converted copy guest-fix works on: with
+#                             img-convert when it is built, else qemu-img
+#   check_claims REPORT DISK  every change the report claims, read back from
+#                             DISK with libguestfs (edited lines present,
+#                             created files there, removed files gone)
+#   readback_path FILE        where check_claims put the guest's FILE
+#   boot_guest ARGS...        tests/guests/boot.sh
+#   boots_enabled             false in the sanitizer run (see below)
+
+guests=$H2K_TOP/tests/guests
+export H2K_GUEST_CACHE=${H2K_GUEST_CACHE:-$H2K_CACHE/guests}
+
+guest_image ()
+{
+  local out st=0
+  out=$("$guests/guest.sh" "$1") || st=$?
+  case $st in
+    0) echo "$out" ;;
+    77) skip_all "test guest $1 cannot be built here" ;;
+    *) echo "building test guest $1 failed" >&2; exit 1 ;;
+  esac
+}
+
+convert_copy ()
+{
+  if command -v img-convert >/dev/null; then
+    img-convert -O qcow2 "$1" "$2"
+  else
+    qemu-img convert -O qcow2 "$1" "$2"
+  fi
+}
+
+# Booting is what proves the fix, but it costs about a minute of TCG per
+# boot; the sanitizer run (SANITIZE=1) checks guest-fix itself and leaves
+# the boots to the normal run, unless H2K_BOOT_TESTS=1.
+boots_enabled ()
+{
+  [ "${H2K_BOOT_TESTS:-}" = 1 ] && return 0
+  [ "${H2K_BOOT_TESTS:-}" = 0 ] && return 1
+  [ "${H2K_SANITIZE:-}" != 1 ]
+}
+
+boot_guest ()
+{
+  "$guests/boot.sh" "$@"
+}
+
+readback_path ()
+{
+  echo "$tmp/readback/$(printf %s "$1" | tr / _)"
+}
+
+check_claims ()
+{
+  local report=$1 disk=$2 rb=$tmp/readback
+  shift 2
+  rm -rf "$rb"; mkdir -p "$rb"
+  # One appliance launch: download every file the report names, and the
+  # extra files the caller wants to look at ($(readback_path FILE)).
+  { jq -r '.fixes[].changes[] | select(.file) | .file' "$report"; printf '%s\n' "$@"; } | sort -u |
+    while read -r f; do
+      printf -- '-download "%s" "%s/%s"\n' "$f" "$rb" "$(printf %s "$f" | tr / _)"
+    done > "$rb.gf"
+  guestfish --ro --format=qcow2 -a "$disk" -i -f "$rb.gf" 2>/dev/null || true
+  local bad=0 n=0 file action local_f
+  while IFS=$'\t' read -r file action; do
+    n=$((n + 1))
+    local_f=$rb/$(printf %s "$file" | tr / _)
+    case $action in
+      edit|create)
+        [ -f "$local_f" ] || { diag "$file: claimed ($action) but absent"; bad=1; } ;;
+      remove|mask)
+        if [ "$action" = remove ] && [ -e "$local_f" ]; then
+          diag "$file: claimed removed but present"; bad=1
+        fi ;;
+    esac
+  done < <(jq -r '.fixes[].changes[] | select(.file) | [.file, .action] | @tsv' "$report")
+  # Each edited line is in the file as the report says.
+  while IFS=$'\t' read -r file to; do
+    to=$(printf %s "$to" | base64 -d)
+    local_f=$rb/$(printf %s "$file" | tr / _)
+    if ! grep -Fxq -- "$to" "$local_f" 2>/dev/null; then
+      diag "$file: claimed line not found: $to"; bad=1
+    fi
+  done < <(jq -r '.fixes[].changes[] | select(.action == "edit" and .lines) | .file as $f | .lines[] | [$f, (.to | @base64)] | @tsv' "$report")
+  [ $bad = 0 ] && [ $n -gt 0 ]
+}

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# guest-fix on the VMware-like Debian guest (initramfs-tools, root on
+# /dev/sda1, ens192, open-vm-tools).  Before: it boots from SATA but not
+# from virtio-blk (the initramfs has no virtio driver).  After img-convert
+# and guest-fix: the report is checked with jq and read back with
+# libguestfs, and the guest boots on q35 with virtio-blk and virtio-net,
+# root on /dev/vda1, its NIC up and VMware Tools not running.
+. "$(dirname "$0")/functions.sh"
+. "$H2K_TOP/tests/guests/check.sh"
+requires guestfish --version
+requires qemu-system-x86_64 --version
+requires qemu-img --version
+requires jq --version
+requires lsinitramfs /dev/null
+
+img=$(guest_image debian-vmware)
+
+if boots_enabled; then
+  if out=$(boot_guest --bus sata --nic vmxnet3 "$img" "$tmp/sata.log"); then
+    case $out in
+      *"root=/dev/sda1 "*) pass "before: boots from SATA (baseline): $out" ;;
+      *) fail "before: SATA boot shows $out" ;;
+    esac
+  else
+    fail "before: does not boot from SATA (baseline)"
+  fi
+  if boot_guest --bus virtio "$img" "$tmp/before.log" >/dev/null 2>&1; then
+    fail "before: booted from virtio-blk without the fix"
+  elif grep -qa 'ALERT!  /dev/sda1 does not exist' "$tmp/before.log"; then
+    pass "before: no boot from virtio-blk (initramfs: /dev/sda1 does not exist)"
+  else
+    fail "before: virtio boot failed in an unexpected way"
+    diag "$(tail -n 5 "$tmp/before.log")"
+  fi
+else
+  skip "boots before the fix (only in the normal run)"
+  skip "boots before the fix (only in the normal run)"
+fi
+
+disk=$tmp/guest.qcow2
+convert_copy "$img" "$disk"
+sum=$(sha256 "$disk")
+
+guest-fix --dry-run "$disk" > "$tmp/dry.json"
+ok "dry run: report says ok" jq -e '.status == "ok" and .dry_run == true' "$tmp/dry.json"
+ok "dry run: fixes would apply" \
+  jq -e '[.fixes[] | select(.name == "initramfs" or .name == "block-devices") | .status] == ["would-apply", "would-apply"]' "$tmp/dry.json"
+is "dry run: the disk is unchanged" "$(sha256 "$disk")" "$sum"
+
+ok "guest-fix exits 0" sh -c 'guest-fix "$1" > "$2"' _ "$disk" "$tmp/report.json"
+r=$tmp/report.json
+ok "report: status ok, no warnings" jq -e '.status == "ok" and (.warnings | length) == 0' "$r"
+ok "report: Debian 12 with initramfs-tools" \
+  jq -e '.guest.distro == "debian" and .guest.major_version == 12 and .guest.initramfs_tool == "initramfs-tools"' "$r"
+is "report: every Linux fix is listed, in order" \
+  "$(jq -r '.fixes[].name' "$r" | tr '\n' ' ')" \
+  "$(guest-fix --list-fixes | awk '$2 == "linux" { printf "%s ", $1 }')"
+for f in vmware-tools network block-devices bootloader initramfs; do
+  ok "report: $f applied" jq -e --arg f "$f" '.fixes[] | select(.name == $f) | .status == "applied"' "$r"
+done
+ok "report: guest-agent and selinux-relabel skipped with a reason" \
+  jq -e '[.fixes[] | select(.status == "skipped") | .reason | length > 0] == [true, true]' "$r"
+ok "report: the NIC found is ens192" jq -e '.fixes[] | select(.name == "network") | .interfaces[0].name == "ens192"' "$r"
+ok "report: open-vm-tools removed" \
+  jq -e '.fixes[] | select(.name == "vmware-tools") | .changes[0] | .action == "remove-package" and .detail == "open-vm-tools"' "$r"
+ok "qemu-img check of the fixed disk" qemu-img check -q "$disk"
+
+kver=$(jq -r '.guest.kernels[0]' "$r")
+ok "every claim of the report read back with libguestfs" \
+  check_claims "$r" "$disk" /etc/fstab "/boot/initrd.img-$kver" \
+    /var/lib/dpkg/info/open-vm-tools.list /usr/bin/vmtoolsd
+fstab=$(readback_path /etc/fstab)
+ok "readback: fstab mounts / by UUID" grep -Eq '^UUID=[0-9a-f-]+ +/ ' "$fstab"
+ok "readback: no /dev/sd name left in fstab" sh -c '! grep -q "^/dev/sd" "$1"' _ "$fstab"
+ok "readback: the initramfs holds virtio_blk and virtio_net" \
+  sh -c 'lsinitramfs "$1" > "$1.list" && grep -q /virtio_blk.ko "$1.list" && grep -q /virtio_net.ko "$1.list"' \
+  _ "$(readback_path "/boot/initrd.img-$kver")"
+ok "readback: open-vm-tools is no longer installed" \
+  sh -c '! [ -e "$1" ] && ! [ -e "$2" ]' _ \
+  "$(readback_path /var/lib/dpkg/info/open-vm-tools.list)" "$(readback_path /usr/bin/vmtoolsd)"
+
+if boots_enabled; then
+  if out=$(boot_guest --bus virtio --nic virtio --format qcow2 "$disk" "$tmp/after.log"); then
+    pass "after: boots on q35 with virtio-blk and virtio-net: $out"
+    case $out in *"root=/dev/vda1 "*) pass "after: root on /dev/vda1" ;; *) fail "after: root: $out" ;; esac
+    case $out in *"up=ens192:up "*) pass "after: the NIC is up as ens192" ;; *) fail "after: NIC: $out" ;; esac
+    case $out in *"inet=ens192:10.0.2."*) pass "after: the NIC got its address" ;; *) fail "after: address: $out" ;; esac
+    case $out in *"vmtools=stopped"*) pass "after: VMware Tools not running" ;; *) fail "after: $out" ;; esac
+  else
+    fail "after: does not boot from virtio-blk"
+  fi
+else
+  skip "boot after the fix (only in the normal run)"
+fi
