@@ -80,6 +80,13 @@ gf_inspect (struct gf *gf)
   json_object_object_add (gf->guest, "mountpoints", m);
   strv_free (mps);
 
+  bool have_windows_fixes = false;
+  for (size_t i = 0; i < nr_fixes; i++)
+    if (fixes[i].os == FIX_WINDOWS)
+      have_windows_fixes = true;
+  if (strcmp (gf->type, "windows") == 0 && !have_windows_fixes)
+    return h2k_seterr ("Windows guests are not supported by this version "
+                       "of guest-fix");
   if (strcmp (gf->type, "linux") != 0 && strcmp (gf->type, "windows") != 0)
     return h2k_seterr ("%s guests are not supported", gf->type);
   if (strcmp (gf->distro, "unknown") == 0)
