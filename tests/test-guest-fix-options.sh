@@ -43,8 +43,9 @@ if command -v qemu-system-x86_64 >/dev/null; then
     -serial none </dev/null >/dev/null 2>&1 &
   qpid=$!
   cleanup_fn kill "$qpid"
-  for i in $(seq 50); do
-    guest-fix -n "$tmp/busy.img" 2>&1 >/dev/null | grep -q 'in use' && break
+  # Wait until qemu holds the lock (qemu-img info then fails).
+  for i in $(seq 100); do
+    qemu-img info "$tmp/busy.img" >/dev/null 2>&1 || break
     sleep 0.2
   done
   sum=$(sha256 "$tmp/busy.img")
