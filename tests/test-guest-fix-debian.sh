@@ -11,7 +11,7 @@ requires guestfish --version
 requires qemu-system-x86_64 --version
 requires qemu-img --version
 requires jq --version
-requires lsinitramfs /dev/null
+requires lsinitramfs --help
 
 img=$(guest_image debian-vmware)
 

@@ -32,6 +32,13 @@ const struct fix fixes[] = {
   { "selinux-relabel", FIX_LINUX,
     "schedule a relabel when SELinux is enforcing or permissive",
     fix_selinux_relabel },
+  { "windows-drivers", FIX_WINDOWS,
+    "copy the VirtIO drivers from --virtio-win, make viostor/vioscsi "
+    "boot-start services for the virtio PCI IDs, run pnputil at first logon",
+    fix_windows_drivers },
+  { "windows-vmware-tools", FIX_WINDOWS,
+    "disable the VMware Tools services (Start=4)",
+    fix_windows_vmware_tools },
 };
 
 const size_t nr_fixes = sizeof fixes / sizeof fixes[0];

@@ -63,6 +63,8 @@ void fix_bootloader (struct gf *gf, struct fixrun *fx);
 void fix_initramfs (struct gf *gf, struct fixrun *fx);
 void fix_guest_agent (struct gf *gf, struct fixrun *fx);
 void fix_selinux_relabel (struct gf *gf, struct fixrun *fx);
+void fix_windows_drivers (struct gf *gf, struct fixrun *fx);
+void fix_windows_vmware_tools (struct gf *gf, struct fixrun *fx);
 
 /* report.c */
 void fx_change (struct fixrun *fx, const char *file, const char *action,

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# guest-fix on the VMware-like Debian guest that uses dracut (drivers=
+# limited to the VMware storage drivers): the initramfs is rebuilt by
+# dracut inside the guest, and the guest boots on virtio afterwards.
+. "$(dirname "$0")/functions.sh"
+. "$H2K_TOP/tests/guests/check.sh"
+requires guestfish --version
+requires qemu-system-x86_64 --version
+requires qemu-img --version
+requires jq --version
+requires lsinitramfs --help
+
+img=$(guest_image debian-dracut)
+disk=$tmp/guest.qcow2
+convert_copy "$img" "$disk"
+
+ok "guest-fix exits 0" sh -c 'guest-fix "$1" > "$2"' _ "$disk" "$tmp/report.json"
+r=$tmp/report.json
+ok "report: status ok" jq -e '.status == "ok"' "$r"
+ok "report: the initramfs tool is dracut" jq -e '.guest.initramfs_tool == "dracut"' "$r"
+ok "report: dracut was run for the kernel" \
+  jq -e '.fixes[] | select(.name == "initramfs") | .status == "applied" and any(.changes[]; .action == "run" and (.detail | test("dracut -f /boot/initrd.img-")))' "$r"
+ok "report: the dracut configuration was written" \
+  jq -e '.fixes[] | select(.name == "initramfs") | any(.changes[]; .file == "/etc/dracut.conf.d/90-h2k-virtio.conf")' "$r"
+
+kver=$(jq -r '.guest.kernels[0]' "$r")
+ok "every claim of the report read back with libguestfs" \
+  check_claims "$r" "$disk" "/boot/initrd.img-$kver"
+ok "readback: the dracut configuration adds virtio_blk" \
+  grep -q 'add_drivers+=.*virtio_blk' "$(readback_path /etc/dracut.conf.d/90-h2k-virtio.conf)"
+ok "readback: the initramfs holds virtio_blk" \
+  sh -c 'lsinitramfs "$1" | grep -q /virtio_blk.ko' _ "$(readback_path "/boot/initrd.img-$kver")"
+
+if boots_enabled; then
+  if out=$(boot_guest --bus virtio --nic virtio --format qcow2 "$disk" "$tmp/after.log"); then
+    pass "after: boots on q35 with virtio-blk and virtio-net: $out"
+    case $out in *"root=/dev/vda1 "*) pass "after: root on /dev/vda1" ;; *) fail "after: root: $out" ;; esac
+    case $out in *"inet=ens192:10.0.2."*) pass "after: the NIC is up as ens192 with an address" ;; *) fail "after: NIC: $out" ;; esac
+  else
+    fail "after: does not boot from virtio-blk"
+  fi
+else
+  skip "boot after the fix (only in the normal run)"
+fi
