@@ -17,9 +17,6 @@ set -euo pipefail
 [ $# -eq 1 ] || { echo "usage: ${0##*/} OUTPUT" >&2; exit 2; }
 out=$1
 command -v hivexregedit >/dev/null || { guest_msg "hivexregedit not installed"; exit 77; }
-if ! guestfish -a /dev/null run : available ntfs3g >/dev/null 2>&1; then
-  guest_msg "libguestfs has no NTFS support"; exit 77
-fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/h2k-windows.XXXXXX")
 trap 'rm -rf "$work"; rm -f "$out.part"' EXIT
@@ -41,7 +38,10 @@ perl -e '
   $opt .= "\0" x (0xf0 - length $opt);
   print $dos, $coff, $opt;' > "$work/cmd.exe"
 
-guestfish -N "$out.part=disk:256M" <<GF
+# NTFS support is optional in libguestfs; asking costs no extra launch
+# when it is the first command of the session that builds the disk.
+if ! guestfish -N "$out.part=disk:256M" <<GF 2>"$work/guestfish.err"
+available ntfs3g
 part-init /dev/sda mbr
 part-add /dev/sda p 2048 -64
 part-set-bootable /dev/sda 1 true
@@ -57,5 +57,12 @@ touch /Windows/System32/drivers/pvscsi.sys
 mkdir-p "/Program Files/VMware/VMware Tools"
 touch "/Program Files/VMware/VMware Tools/vmtoolsd.exe"
 GF
+then
+  cat "$work/guestfish.err" >&2
+  if grep -q 'available' "$work/guestfish.err"; then
+    guest_msg "libguestfs has no NTFS support"; exit 77
+  fi
+  guest_die "building the disk failed"
+fi
 mv "$out.part" "$out"
 guest_msg "windows: done: $out"
