@@ -42,27 +42,27 @@ convert_copy "$img" "$disk"
 sum=$(sha256 "$disk")
 
 guest-fix --dry-run "$disk" > "$tmp/dry.json"
-ok "dry run: report says ok" jq -e '.status == "ok" and .dry_run == true' "$tmp/dry.json"
+ok "dry run: report says ok" jqt '.status == "ok" and .dry_run == true' "$tmp/dry.json"
 ok "dry run: fixes would apply" \
-  jq -e '[.fixes[] | select(.name == "initramfs" or .name == "block-devices") | .status] == ["would-apply", "would-apply"]' "$tmp/dry.json"
+  jqt '[.fixes[] | select(.name == "initramfs" or .name == "block-devices") | .status] == ["would-apply", "would-apply"]' "$tmp/dry.json"
 is "dry run: the disk is unchanged" "$(sha256 "$disk")" "$sum"
 
 ok "guest-fix exits 0" sh -c 'guest-fix "$1" > "$2"' _ "$disk" "$tmp/report.json"
 r=$tmp/report.json
-ok "report: status ok, no warnings" jq -e '.status == "ok" and (.warnings | length) == 0' "$r"
+ok "report: status ok, no warnings" jqt '.status == "ok" and (.warnings | length) == 0' "$r"
 ok "report: Debian 12 with initramfs-tools" \
-  jq -e '.guest.distro == "debian" and .guest.major_version == 12 and .guest.initramfs_tool == "initramfs-tools"' "$r"
+  jqt '.guest.distro == "debian" and .guest.major_version == 12 and .guest.initramfs_tool == "initramfs-tools"' "$r"
 is "report: every Linux fix is listed, in order" \
   "$(jq -r '.fixes[].name' "$r" | tr '\n' ' ')" \
   "$(guest-fix --list-fixes | awk '$2 == "linux" { printf "%s ", $1 }')"
 for f in vmware-tools network block-devices bootloader initramfs; do
-  ok "report: $f applied" jq -e --arg f "$f" '.fixes[] | select(.name == $f) | .status == "applied"' "$r"
+  ok "report: $f applied" jqt --arg f "$f" '.fixes[] | select(.name == $f) | .status == "applied"' "$r"
 done
 ok "report: guest-agent and selinux-relabel skipped with a reason" \
-  jq -e '[.fixes[] | select(.status == "skipped") | .reason | length > 0] == [true, true]' "$r"
-ok "report: the NIC found is ens192" jq -e '.fixes[] | select(.name == "network") | .interfaces[0].name == "ens192"' "$r"
+  jqt '[.fixes[] | select(.status == "skipped") | .reason | length > 0] == [true, true]' "$r"
+ok "report: the NIC found is ens192" jqt '.fixes[] | select(.name == "network") | .interfaces[0].name == "ens192"' "$r"
 ok "report: open-vm-tools removed" \
-  jq -e '.fixes[] | select(.name == "vmware-tools") | .changes[0] | .action == "remove-package" and .detail == "open-vm-tools"' "$r"
+  jqt '.fixes[] | select(.name == "vmware-tools") | .changes[0] | .action == "remove-package" and .detail == "open-vm-tools"' "$r"
 ok "qemu-img check of the fixed disk" qemu-img check -q "$disk"
 
 kver=$(jq -r '.guest.kernels[0]' "$r")

@@ -16,12 +16,12 @@ convert_copy "$img" "$disk"
 
 ok "guest-fix exits 0" sh -c 'guest-fix "$1" > "$2"' _ "$disk" "$tmp/report.json"
 r=$tmp/report.json
-ok "report: status ok" jq -e '.status == "ok"' "$r"
-ok "report: the initramfs tool is dracut" jq -e '.guest.initramfs_tool == "dracut"' "$r"
+ok "report: status ok" jqt '.status == "ok"' "$r"
+ok "report: the initramfs tool is dracut" jqt '.guest.initramfs_tool == "dracut"' "$r"
 ok "report: dracut was run for the kernel" \
-  jq -e '.fixes[] | select(.name == "initramfs") | .status == "applied" and any(.changes[]; .action == "run" and (.detail | test("dracut -f /boot/initrd.img-")))' "$r"
+  jqt '.fixes[] | select(.name == "initramfs") | .status == "applied" and any(.changes[]; .action == "run" and (.detail | test("dracut -f /boot/initrd.img-")))' "$r"
 ok "report: the dracut configuration was written" \
-  jq -e '.fixes[] | select(.name == "initramfs") | any(.changes[]; .file == "/etc/dracut.conf.d/90-h2k-virtio.conf")' "$r"
+  jqt '.fixes[] | select(.name == "initramfs") | any(.changes[]; .file == "/etc/dracut.conf.d/90-h2k-virtio.conf")' "$r"
 
 kver=$(jq -r '.guest.kernels[0]' "$r")
 ok "every claim of the report read back with libguestfs" \

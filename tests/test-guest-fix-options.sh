@@ -3,6 +3,7 @@
 # disks that are refused before any appliance starts (status 1, a report
 # that says why, nothing written).
 . "$(dirname "$0")/functions.sh"
+. "$H2K_TOP/tests/guests/check.sh"
 requires jq --version
 
 out=$(guest-fix --list-fixes)
@@ -25,7 +26,7 @@ EXPECT_STATUS=2 expect_fail "--format that qemu does not read" "--format: foo" \
 EXPECT_STATUS=1 expect_fail "a missing disk" "nosuch.img: No such file" guest-fix "$tmp/nosuch.img"
 guest-fix "$tmp/nosuch.img" > "$tmp/r.json" 2>/dev/null || true
 ok "a missing disk: the report says failed and why" \
-  jq -e '.status == "failed" and (.error | test("No such file"))' "$tmp/r.json"
+  jqt '.status == "failed" and (.error | test("No such file"))' "$tmp/r.json"
 
 truncate -s 64M "$tmp/busy.img"
 if [ "$(id -u)" != 0 ]; then

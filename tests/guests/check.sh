@@ -1,5 +1,6 @@
 # Helpers for the guest-fix tests (sourced after tests/functions.sh).
 #
+#   jqt FILTER FILE           jq -e, quiet, for ok
 #   guest_image NAME          path of the cached test guest (builds it once;
 #                             skips the test file when it cannot be built)
 #   convert_copy SRC DST      the converted copy guest-fix works on: with
@@ -12,6 +13,9 @@
 #   boots_enabled             false in the sanitizer run (see below)
 
 guests=$H2K_TOP/tests/guests
+
+# jqt FILTER FILE: jq -e as a test command (its output is not TAP).
+jqt () { jq -e "$@" > /dev/null; }
 export H2K_GUEST_CACHE=${H2K_GUEST_CACHE:-$H2K_CACHE/guests}
 
 guest_image ()
