@@ -17,12 +17,20 @@ fact (struct gf *gf, const char *key, const char *val)
 static int
 explain_no_os (struct gf *gf)
 {
-  char **fs = guestfs_list_filesystems (gf->g);
+  /* list_filesystems leaves LUKS volumes out; ask every block device. */
+  char **parts = guestfs_list_partitions (gf->g);
+  char **devs = guestfs_list_devices (gf->g);
+  char **lvs = guestfs_lvs (gf->g);
+  char **lists[] = { parts, devs, lvs };
   bool luks = false;
-  for (size_t i = 0; fs && fs[i]; i += 2)
-    if (fs[i + 1] && strcmp (fs[i + 1], "crypto_LUKS") == 0)
-      luks = true;
-  strv_free (fs);
+  for (size_t l = 0; l < 3; l++)
+    for (size_t i = 0; lists[l] && lists[l][i] && !luks; i++) {
+      CLEANUP_FREE char *t = guestfs_vfs_type (gf->g, lists[l][i]);
+      luks = t && strcmp (t, "crypto_LUKS") == 0;
+    }
+  strv_free (parts);
+  strv_free (devs);
+  strv_free (lvs);
   if (luks)
     return h2k_seterr ("no operating system found: the disks hold an "
                        "encrypted (LUKS) volume, which guest-fix cannot "
