@@ -111,6 +111,14 @@ for off, n, byte in ((1 << 30, 4 << 20, 0x77), (1 << 40, 1 << 20, 0x78), (2047 <
 f.seek(0, 2)
 sys.exit(f.tell() != 2 << 40)'
 
+# Internal snapshots: the active L1 table is read; clusters shared with a
+# snapshot (refcount 2, COPIED clear) read like any other.
+qemu-img create -q -f qcow2 snap.qcow2 8M
+qemu-io -c 'write -P 0x61 0 2M' snap.qcow2 >/dev/null
+qemu-img snapshot -c first snap.qcow2
+qemu-io -c 'write -P 0x62 1M 2M' -c 'write -z 0 64k' snap.qcow2 >/dev/null
+compare "internal snapshots: the active state" snap.qcow2
+
 # Extended L2 entries (subclusters): data, zero and unallocated
 # subclusters over a backing file, and whole images with and without
 # compression.
