@@ -45,6 +45,29 @@ same_as_qemu stream stream.vmdk stream.raw
 ok "stream (GD at end): --check inflates every grain" \
   bash -c "vmdk-flatten --check stream.vmdk >/dev/null"
 
+# Compressed grains without markers: a u32 size before each zlib stream.
+"$gen" compressed comp.vmdk known.raw
+ok "compressed without markers: flatten" vmdk-flatten comp.vmdk comp.raw
+same_file "compressed without markers: known data" comp.raw known.raw
+
+# The redundant grain directory is used when the primary is not given.
+qemu-img convert -q -O vmdk known.raw rgd.vmdk
+printf '\0\0\0\0\0\0\0\0' | dd of=rgd.vmdk bs=1 seek=56 conv=notrunc status=none
+ok "redundant grain directory: flatten" vmdk-flatten rgd.vmdk rgd.raw
+same_file "redundant grain directory: known data" rgd.raw known.raw
+
+# A twoGbMaxExtentSparse delta (its extents have no descriptor of their
+# own) on a monolithicFlat base.
+mkdir two
+qemu-img convert -q -O vmdk -o subformat=monolithicFlat known.raw two/base.vmdk
+qemu-img create -q -f vmdk -o subformat=twoGbMaxExtentSparse -b base.vmdk -F vmdk two/top.vmdk
+io two/top.vmdk vmdk "write -P 0x99 3M 1M"
+cp known.raw two.expected
+io two.expected raw "write -P 0x99 3M 1M"
+ok "twoGbMaxExtentSparse delta on a flat base: flatten" vmdk-flatten two/top.vmdk two.raw
+same_file "twoGbMaxExtentSparse delta on a flat base: known data" two.raw two.expected
+same_as_qemu two two/top.vmdk two.raw
+
 # A mixed chain: a monolithicFlat base, a COWD delta (512-byte grains, as
 # ESX makes them), an seSparse delta with zero and unmapped grains.
 mkdir chain

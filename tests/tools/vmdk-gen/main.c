@@ -9,6 +9,9 @@
  *   vmdk-gen stream OUT SPEC                       streamOptimized with the
  *        grain directory at the end (footer, GT/GD markers, a type-4
  *        progress marker), as ovftool writes it
+ *   vmdk-gen compressed OUT SPEC                   compressed hosted sparse
+ *        without markers (each grain is a u32 size and zlib data), grain
+ *        tables preallocated at the start
  *
  * Test code: it exits on any error and trusts its arguments.
  */
@@ -330,6 +333,53 @@ stream (const char *outp, const char *specp)
   return close (out_fd) == 0 ? 0 : 1;
 }
 
+static int
+compressed (const char *outp, const char *specp)
+{
+  struct spec s = open_spec (specp);
+  uint64_t cap = s.size / 512, gb = 65536, ngrains = (cap + 127) / 128;
+  uint64_t ngt = (ngrains + 511) / 512;
+  uint64_t gd_sectors = (ngt * 4 + 511) / 512;
+  uint64_t gd = 21, gts = gd + gd_sectors, pos = (gts + ngt * 4) * 512;
+  unsigned char h[512], *tables = calloc (ngt, 2048), *gdb = calloc (gd_sectors, 512);
+  unsigned char *buf = malloc (gb), *z = malloc (compressBound (gb) + 512);
+
+  open_out (outp);
+  for (uint64_t g = 0; g < ngrains; g++) {
+    if (!has_data (&s, g * gb, gb))
+      continue;
+    uint64_t n = cap * 512 - g * gb < gb ? cap * 512 - g * gb : gb;
+    read_spec (&s, buf, n, g * gb);
+    uLongf zlen = compressBound (gb);
+    if (compress2 (z + 4, &zlen, buf, n, 1) != Z_OK)
+      fail ("compress2");
+    put32 (z, zlen);
+    size_t rec = (4 + zlen + 511) / 512 * 512;
+    memset (z + 4 + zlen, 0, rec - 4 - zlen);
+    put32 (tables + g * 4, pos / 512);
+    wr (z, rec, pos);
+    pos += rec;
+  }
+  for (uint64_t t = 0; t < ngt; t++)
+    put32 (gdb + t * 4, gts + t * 4);
+  wr (gdb, gd_sectors * 512, gd * 512);
+  wr (tables, ngt * 2048, gts * 512);
+  kdmv_header (h, cap, gd);
+  put32 (h + 4, 1);
+  put32 (h + 8, 0x10001);
+  put64 (h + 28, 0);
+  put64 (h + 36, 0);
+  wr (h, 512, 0);
+  if (ftruncate (out_fd, pos) == -1)
+    fail ("ftruncate");
+  free (tables);
+  free (gdb);
+  free (buf);
+  free (z);
+  close (s.fd);
+  return close (out_fd) == 0 ? 0 : 1;
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -339,6 +389,8 @@ main (int argc, char *argv[])
     return sesparse (argv[2], argv[3], argv + 4, argc - 4);
   if (argc == 4 && strcmp (argv[1], "stream") == 0)
     return stream (argv[2], argv[3]);
-  fprintf (stderr, "usage: vmdk-gen cowd|sesparse|stream OUT SPEC [...]\n");
+  if (argc == 4 && strcmp (argv[1], "compressed") == 0)
+    return compressed (argv[2], argv[3]);
+  fprintf (stderr, "usage: vmdk-gen cowd|sesparse|stream|compressed OUT SPEC [...]\n");
   return 2;
 }
