@@ -154,6 +154,16 @@ qemu-img create -q -f vmdk -o subformat=monolithicFlat bigbase.vmdk 16M
 qemu-img create -q -f vmdk -b bigbase.vmdk -F vmdk small.vmdk 8M
 bad_check "--check: a delta smaller than its parent" "size 8388608 differs from the size 16777216 of its parent" small.vmdk
 
+# Writing fails: a full disk on stdout, an OUTPUT in a missing directory.
+if [ -w /dev/full ]; then
+  n=$((n + 1))
+  EXPECT_STATUS=1 expect_fail "stdout on a full disk" "No space left on device" \
+    bash -c 'vmdk-flatten good.vmdk - > /dev/full'
+fi
+n=$((n + 1))
+EXPECT_STATUS=1 expect_fail "OUTPUT in a missing directory" "nodir/x.raw.part: No such file or directory" \
+  vmdk-flatten good.vmdk nodir/x.raw
+
 # Usage errors exit 2.
 EXPECT_STATUS=2 expect_fail "--map with an OUTPUT" "OUTPUT is not used" vmdk-flatten --map good.vmdk x.raw
 EXPECT_STATUS=2 expect_fail "no INPUT" "expected INPUT" vmdk-flatten
