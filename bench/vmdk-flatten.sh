@@ -44,22 +44,24 @@ if [ ! -f d3.vmdk ]; then
   done
 fi
 
-# measure NAME CMD...: best wall time (s) and its peak RSS (KiB).
+# measure NAME CMD...: best wall time (s), its CPU time (user + system,
+# s: a steadier figure on a shared machine) and peak RSS (KiB).
 measure ()
 {
   local name=$1; shift
-  local best= rss=
+  local best= rss= cpu=
   for ((r = 0; r < runs; r++)); do
     rm -f out.raw out.raw.part
     /usr/bin/time -v -o time.txt "$@" >/dev/null
-    local wall kb
+    local wall kb c
     wall=$(awk -F': ' '/Elapsed/ { n = split($2, a, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + a[i]; print s }' time.txt)
     kb=$(awk -F': ' '/Maximum resident/ { print $2 }' time.txt)
+    c=$(awk -F': ' '/User time|System time/ { s += $2 } END { print s }' time.txt)
     if [ -z "$best" ] || awk "BEGIN { exit !($wall < $best) }"; then
-      best=$wall rss=$kb
+      best=$wall rss=$kb cpu=$c
     fi
   done
-  echo "$name $best $rss"
+  echo "$name $best $rss $cpu"
 }
 
 q=$(measure qemu qemu-img convert -O raw d3.vmdk out.raw)
@@ -70,16 +72,16 @@ s=$(measure stdout sh -c 'vmdk-flatten d3.vmdk - > /dev/null')
 m=$(measure map sh -c 'vmdk-flatten --map d3.vmdk > /dev/null')
 rm -f qemu.raw
 
-read -r _ qw qr <<<"$q"
-echo "| run | wall (s) | vs qemu-img | peak RSS (MiB) |"
-echo "|---|---|---|---|"
-printf '| qemu-img convert -O raw | %s | 1.00 | %.1f |\n' "$qw" "$(echo "$qr / 1024" | bc -l)"
+read -r _ qw qr qc <<<"$q"
+echo "| run | wall (s) | wall vs qemu-img | CPU (s) | peak RSS (MiB) |"
+echo "|---|---|---|---|---|"
+printf '| qemu-img convert -O raw | %s | 1.00 | %s | %.1f |\n' "$qw" "$qc" "$(echo "$qr / 1024" | bc -l)"
 for line in "$v" "$s" "$m"; do
-  read -r name w r <<<"$line"
+  read -r name w r c <<<"$line"
   case $name in
     flatten) label="vmdk-flatten (sparse file)" ;;
     stdout)  label="vmdk-flatten - (stdout, every byte)" ;;
     map)     label="vmdk-flatten --map" ;;
   esac
-  printf '| %s | %s | %.2f | %.1f |\n' "$label" "$w" "$(echo "$w / $qw" | bc -l)" "$(echo "$r / 1024" | bc -l)"
+  printf '| %s | %s | %.2f | %s | %.1f |\n' "$label" "$w" "$(echo "$w / $qw" | bc -l)" "$c" "$(echo "$r / 1024" | bc -l)"
 done
