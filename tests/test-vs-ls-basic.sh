@@ -64,3 +64,9 @@ jq_ok "the standalone host has no cluster" 'map(select(.name == "DC0_H0")) | len
 is "--type host --cluster" "$(vs-ls --type host --cluster DC0_C0 | wc -l)" 3
 vs-ls --type network > "$tmp/net.jsonl"
 jq_ok "--type network lists the port groups" 'map(.name) | index("DC0_DVPG0") != null' "$tmp/net.jsonl" -s
+
+# VMs in a vApp are in the listing too.
+start_vcsim -app 1 -inventory-json "$tmp/inventory-app.jsonl"
+is "vApp VMs are listed" "$(vs-ls | jq -r .name | sort | tr '\n' ' ')" \
+  "$(jq -r .name "$tmp/inventory-app.jsonl" | sort | tr '\n' ' ')"
+is "... six of them" "$(vs-ls | wc -l)" 6

@@ -61,6 +61,7 @@ func main() {
 	pool := flag.Int("pool", 0, "number of child resource pools per cluster")
 	folder := flag.Int("folder", 0, "number of folders per datacenter")
 	pg := flag.Int("pg", 1, "number of distributed port groups per datacenter")
+	app := flag.Int("app", 0, "number of vApps per cluster")
 	autostart := flag.Bool("autostart", true, "power on the model's VMs")
 	username := flag.String("username", "", "accept only this user name (default: any)")
 	password := flag.String("password", "", "accept only this password (default: any)")
@@ -99,6 +100,7 @@ func main() {
 		model.Pool = *pool
 		model.Folder = *folder
 		model.Portgroup = *pg
+		model.App = *app
 	}
 	model.Datastore = *ds
 	model.Machine = *vm
