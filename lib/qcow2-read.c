@@ -45,6 +45,7 @@ struct qcow2 {
   uint64_t l1_size;
   uint64_t *l1;
   unsigned compression;     /* QCOW2_COMPRESSION_* */
+  char backing_format[32];  /* from the header extension, or "" */
 
   struct l2_slot cache[L2_CACHE_MAX];
   unsigned ncache;
@@ -168,6 +169,11 @@ parse_header (struct h2k_bdev *bd, const unsigned char *h, size_t hlen)
     }
     if (type == QCOW2_EXT_CRYPTO)
       return h2k_seterr ("%s: encrypted qcow2 images are not supported", bd->path);
+    if (type == QCOW2_EXT_BACKING_FORMAT) {
+      size_t n = len < sizeof q->backing_format - 1 ? len : sizeof q->backing_format - 1;
+      memcpy (q->backing_format, h + p + 8, n);
+      q->backing_format[n] = '\0';
+    }
     p += 8 + ((uint64_t) len + 7) / 8 * 8;
   }
 
@@ -630,6 +636,35 @@ qcow2_check (struct h2k_bdev *bd)
   return 0;
 }
 
+/* The chain layer detects the backing file's format from its content.
+ * When the image names that format, the two must agree: a backing file
+ * declared raw whose content looks like a qcow2 (or VMDK...) image would
+ * otherwise be read through headers a guest could have written, which
+ * could point at any file of the host (QEMU trusts the declared format for
+ * the same reason). */
+static int
+qcow2_check_parent (struct h2k_bdev *child, struct h2k_bdev *parent,
+                    unsigned flags)
+{
+  struct qcow2 *q = child->data;
+  static const struct { const char *qemu, *h2k; } names[] = {
+    { "raw", "raw" }, { "qcow2", "qcow2" }, { "vmdk", "vmdk" },
+    { "vpc", "vhd" }, { "vhdx", "vhdx" },
+  };
+
+  if (q->backing_format[0] == '\0' || (flags & H2K_OPEN_IGNORE_PARENT_ID))
+    return 0;
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (strcmp (q->backing_format, names[i].qemu) == 0) {
+      if (strcmp (parent->ops->name, names[i].h2k) == 0)
+        return 0;
+      return h2k_seterr ("%s: backing file %s is declared %s but its content is %s; refusing it (use --ignore-parent-id to override)",
+                         child->path, parent->path, q->backing_format,
+                         parent->ops->name);
+    }
+  return 0;
+}
+
 static void
 qcow2_close (struct h2k_bdev *bd)
 {
@@ -646,6 +681,7 @@ const struct h2k_bdev_ops h2k_qcow2_ops = {
   .open = qcow2_open,
   .pread = qcow2_pread,
   .extents = qcow2_extents,
+  .check_parent = qcow2_check_parent,
   .check = qcow2_check,
   .close = qcow2_close,
 };

@@ -128,6 +128,13 @@ bad "qcow2: extended L2 with tiny clusters" 'need clusters of at least 16 KiB' q
 qemu-img create -q -f qcow2 -b gone.qcow2 -F qcow2 -u q-nobacking.qcow2 8M
 bad "qcow2: missing backing file" 'parent not found: gone.qcow2' q-nobacking.qcow2
 
+# A backing file declared raw whose content is a qcow2 image naming a host
+# file: following it would read /etc/passwd through guest-written headers.
+qemu-img create -q -f qcow2 -o backing_file=/etc/passwd,backing_fmt=raw evil.raw 1M
+qemu-img create -q -f qcow2 -b evil.raw -F raw q-evil.qcow2 1M
+bad "qcow2: backing file content disagrees with its declared format" \
+  'backing file evil.raw is declared raw but its content is qcow2' q-evil.qcow2
+
 # --- VHDX ------------------------------------------------------------------
 qemu-img create -q -f vhdx -o block_size=1M x.vhdx 8M
 qemu-io -f vhdx -c 'write -P 0x5a 0 3M' x.vhdx >/dev/null
