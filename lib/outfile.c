@@ -25,10 +25,19 @@ h2k_outfile_open (struct h2k_outfile *out, const char *path)
   if (out->path == NULL)
     return h2k_seterr ("%s: out of memory", path);
 
-  /* A block device is written in place: it cannot be renamed, and it must
-   * not be truncated. */
-  if (stat (path, &st) == 0 && S_ISBLK (st.st_mode)) {
-    out->is_blockdev = true;
+  /* A device (a block device, or a character device such as /dev/null) is
+   * written in place: renaming NAME.part over it would replace the device
+   * node with a regular file, and it must not be truncated.  A FIFO is
+   * written as a stream, like standard output. */
+  if (stat (path, &st) == 0 && !S_ISREG (st.st_mode)) {
+    if (S_ISDIR (st.st_mode)) {
+      free (out->path);
+      return h2k_seterr ("%s: is a directory", path);
+    }
+    if (S_ISFIFO (st.st_mode))
+      out->is_stdout = true;
+    else
+      out->is_blockdev = true;
     out->fd = open (path, O_WRONLY | O_CLOEXEC);
     if (out->fd == -1) {
       h2k_seterr ("%s: %m", path);
@@ -67,8 +76,16 @@ h2k_outfile_set_size (struct h2k_outfile *out, uint64_t size)
 int
 h2k_outfile_commit (struct h2k_outfile *out)
 {
-  if (out->is_stdout)
+  if (out->is_stdout) {
+    if (out->fd != STDOUT_FILENO && out->fd >= 0 && close (out->fd) == -1) {
+      out->fd = -1;
+      return h2k_seterr ("%s: close: %m", out->path);
+    }
+    out->fd = -1;
+    free (out->path);
+    out->path = NULL;
     return 0;
+  }
   const char *name = out->part ? out->part : out->path;
   if (fsync (out->fd) == -1 && errno != EINVAL) {
     h2k_seterr ("%s: fsync: %m", name);
@@ -96,8 +113,14 @@ h2k_outfile_commit (struct h2k_outfile *out)
 void
 h2k_outfile_abort (struct h2k_outfile *out)
 {
-  if (out->is_stdout)
+  if (out->is_stdout) {
+    if (out->fd != STDOUT_FILENO && out->fd >= 0)
+      close (out->fd);
+    out->fd = -1;
+    free (out->path);
+    out->path = NULL;
     return;
+  }
   if (out->fd >= 0)
     close (out->fd);
   out->fd = -1;

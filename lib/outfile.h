@@ -16,8 +16,9 @@
 
 struct h2k_outfile {
   int fd;
-  bool is_stdout;
-  bool is_blockdev;     /* written in place: no .part, no truncate */
+  bool is_stdout;       /* a stream: "-" or a FIFO; write sequentially */
+  bool is_blockdev;     /* a device (block or character, /dev/null):
+                           written in place, no .part, no truncate */
   char *path;           /* final name */
   char *part;           /* NAME.part, or NULL */
 };
