@@ -69,7 +69,7 @@ for i in 1 2 3; do
 done
 check chain chain/snaps/d3.vmdk chain.known
 ok "chain: -v names every layer" bash -c \
-  "vmdk-flatten -v chain/snaps/d3.vmdk /dev/null 2>&1 | grep -c 'layer ' | grep -qx 4"
+  "vmdk-flatten -v chain/snaps/d3.vmdk verbose.raw 2>&1 | grep -c 'layer ' | grep -qx 4"
 
 # A zeroed grain in a delta hides the base: it reads as zeros.
 qemu-img create -q -f vmdk -o zeroed_grain=on -b ../base.vmdk -F vmdk chain/snaps/z.vmdk
