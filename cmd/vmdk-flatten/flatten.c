@@ -22,6 +22,12 @@
 #define BUF_SIZE (256u << 10)
 #define ZBLOCK 4096            /* granularity of zero detection */
 
+static const char *
+out_name (const struct h2k_outfile *out)
+{
+  return out->part ? out->part : out->path ? out->path : "<stdout>";
+}
+
 static int
 write_zeros (struct h2k_outfile *out, const unsigned char *zeros,
              uint64_t offset, uint64_t len)
@@ -31,7 +37,7 @@ write_zeros (struct h2k_outfile *out, const unsigned char *zeros,
     int r = out->is_stdout ? h2k_write_full (out->fd, zeros, n)
       : h2k_pwrite_full (out->fd, zeros, n, offset);
     if (r == -1)
-      return h2k_seterr ("%s: write: %m", out->is_stdout ? "<stdout>" : out->part ? out->part : out->path);
+      return h2k_seterr ("%s: write: %m", out_name (out));
     offset += n;
     len -= n;
   }
@@ -44,7 +50,7 @@ static int
 write_data (struct h2k_outfile *out, const unsigned char *buf, uint64_t len,
             uint64_t offset, struct flatten_stats *st)
 {
-  const char *name = out->is_stdout ? "<stdout>" : out->part ? out->part : out->path;
+  const char *name = out_name (out);
 
   if (out->is_stdout || out->is_blockdev) {
     int r = out->is_stdout ? h2k_write_full (out->fd, buf, len)

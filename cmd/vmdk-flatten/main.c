@@ -175,15 +175,15 @@ main (int argc, char *argv[])
   struct flatten_stats st;
   if (flatten_write (bd, &output, &pr, &st) == -1)
     h2k_die ("%s", h2k_errmsg ());
-  if (output.is_stdout) {
-    if (h2k_close_stdout () == -1) {
-      h2k_bdev_close (bd);
-      return 1;
-    }
-  }
-  else if (h2k_outfile_commit (&output) == -1)
+  /* A FIFO is a stream too, but not standard output: commit closes it. */
+  bool to_stdout = output.is_stdout && output.fd == STDOUT_FILENO;
+  if (h2k_outfile_commit (&output) == -1)
     h2k_die ("%s", h2k_errmsg ());
   output_open = 0;
+  if (to_stdout && h2k_close_stdout () == -1) {
+    h2k_bdev_close (bd);
+    return 1;
+  }
   h2k_progress_finish (&pr);
   if (verbose) {
     char a[H2K_SIZE_BUFLEN], b[H2K_SIZE_BUFLEN], d[H2K_SIZE_BUFLEN];
