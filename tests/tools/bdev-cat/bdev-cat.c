@@ -93,6 +93,17 @@ copy_out (struct h2k_bdev *bd, const char *output)
   bool sparse = false;
   struct stat st;
 
+  /* An existing device or pipe (/dev/null...) is written in place: the
+   * NAME.part-and-rename of h2k_outfile would replace it with a file. */
+  if (output && stat (output, &st) == 0 && !S_ISREG (st.st_mode)) {
+    int fd = open (output, O_WRONLY | O_CLOEXEC);
+    if (fd == -1)
+      h2k_die ("%s: %m", output);
+    if (dup2 (fd, STDOUT_FILENO) == -1)
+      h2k_die ("%s: %m", output);
+    close (fd);
+    output = NULL;
+  }
   if (h2k_outfile_open (&out, output ? output : "-") == -1)
     h2k_die ("%s", h2k_errmsg ());
   h2k_set_die_hook (abort_output);
