@@ -164,6 +164,15 @@ n=$((n + 1))
 EXPECT_STATUS=1 expect_fail "OUTPUT in a missing directory" "nodir/x.raw.part: No such file or directory" \
   vmdk-flatten good.vmdk nodir/x.raw
 
+n=$((n + 1))
+cp good.vmdk self.vmdk
+EXPECT_STATUS=1 expect_fail "OUTPUT is the input" "self.vmdk: OUTPUT is a file of the chain being read" \
+  vmdk-flatten self.vmdk self.vmdk
+cmp -s good.vmdk self.vmdk && pass "the input is untouched" || fail "the input is untouched"
+n=$((n + 1))
+EXPECT_STATUS=1 expect_fail "OUTPUT is a parent" "OUTPUT is a file of the chain being read \(cidbase.vmdk\)" \
+  vmdk-flatten --ignore-cid cidtop.vmdk cidbase.vmdk
+
 # Usage errors exit 2.
 EXPECT_STATUS=2 expect_fail "--map with an OUTPUT" "OUTPUT is not used" vmdk-flatten --map good.vmdk x.raw
 EXPECT_STATUS=2 expect_fail "no INPUT" "expected INPUT" vmdk-flatten

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bdev.h"
@@ -163,6 +164,16 @@ main (int argc, char *argv[])
     h2k_progress_finish (&pr);
     return h2k_close_stdout () == 0 ? 0 : 1;
   }
+
+  /* Never replace a source: OUTPUT may not be a layer of the chain. */
+  struct stat ost, lst;
+  if (strcmp (outpath, "-") != 0 && stat (outpath, &ost) == 0
+      && S_ISREG (ost.st_mode))
+    for (struct h2k_bdev *b = bd; b; b = b->parent)
+      if (stat (b->path, &lst) == 0 && lst.st_dev == ost.st_dev
+          && lst.st_ino == ost.st_ino)
+        h2k_die ("%s: OUTPUT is a file of the chain being read (%s)",
+                 outpath, b->path);
 
   if (h2k_outfile_open (&output, outpath) == -1)
     h2k_die ("%s", h2k_errmsg ());
