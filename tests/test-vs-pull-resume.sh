@@ -69,7 +69,7 @@ is "the rerun fetched only what the state did not name" \
 rm -f "$out"
 vs-pull -j 2 --chunk-size 1M -o "$out" "$url" 2> "$tmp/int.err" &
 pid=$!
-sleep 1.5
+wait_done $((1024 * 1024)) || true
 kill -INT "$pid"
 st=0; wait "$pid" || st=$?
 is "SIGINT: exit status 1" "$st" 1
