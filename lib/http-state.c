@@ -125,22 +125,10 @@ add_range (json_object *arr, uint64_t off, uint64_t len)
 }
 
 int
-h2k_http_resume_checkpoint (struct h2k_http_job *job)
+h2k_http_state_snapshot (const struct h2k_http_job *job, h2k_http_segs *out)
 {
-  if (job->state == NULL || job->fd < 0 || job->chunks == NULL)
-    return 0;
-  /* The data first: the state must never name bytes a crash could lose. */
-  if (fdatasync (job->fd) == -1 && errno != EINVAL)
-    return h2k_seterr ("%s: fdatasync: %m", job->part);
-
-  CLEANUP_JSON json_object *o = json_object_new_object ();
-  json_object *done = json_object_new_array ();
-  if (o == NULL || done == NULL
-      || json_object_object_add (o, "done", done) != 0) {
-    json_object_put (done);
-    return h2k_seterr ("out of memory");
-  }
   uint64_t run_off = 0, run_len = 0;
+  out->len = 0;
   for (size_t i = 0; i < job->nchunks; i++) {
     const struct h2k_http_chunk *c = &job->chunks[i];
     if (c->state != CH_DONE)
@@ -148,13 +136,35 @@ h2k_http_resume_checkpoint (struct h2k_http_job *job)
     if (run_len && run_off + run_len == c->src)
       run_len += c->len;
     else {
-      if (run_len && add_range (done, run_off, run_len) == -1)
-        return h2k_seterr ("out of memory");
+      if (run_len && h2k_http_segs_append (out, (struct h2k_http_seg)
+                                           { run_off, run_len, run_off }) == -1)
+        return -1;
       run_off = c->src, run_len = c->len;
     }
   }
-  if (run_len && add_range (done, run_off, run_len) == -1)
+  if (run_len && h2k_http_segs_append (out, (struct h2k_http_seg)
+                                       { run_off, run_len, run_off }) == -1)
+    return -1;
+  return 0;
+}
+
+int
+h2k_http_state_write (const struct h2k_http_job *job, const h2k_http_segs *done)
+{
+  /* The data first: the state must never name bytes a crash could lose. */
+  if (fdatasync (job->fd) == -1 && errno != EINVAL)
+    return h2k_seterr ("%s: fdatasync: %m", job->part);
+
+  CLEANUP_JSON json_object *o = json_object_new_object ();
+  json_object *arr = json_object_new_array ();
+  if (o == NULL || arr == NULL
+      || json_object_object_add (o, "done", arr) != 0) {
+    json_object_put (arr);
     return h2k_seterr ("out of memory");
+  }
+  for (size_t i = 0; i < done->len; i++)
+    if (add_range (arr, done->ptr[i].src, done->ptr[i].len) == -1)
+      return h2k_seterr ("out of memory");
   if (h2k_json_set_int64 (o, "h2k_pull_state", 1) == -1
       || h2k_json_set_string (o, "name", job->name) == -1
       || h2k_json_set_int64 (o, "size", job->size) == -1
@@ -185,8 +195,21 @@ h2k_http_resume_checkpoint (struct h2k_http_job *job)
     unlink (tmp);
     return -1;
   }
-  job->dirty = false;
   return 0;
+}
+
+int
+h2k_http_resume_checkpoint (struct h2k_http_job *job)
+{
+  if (job->state == NULL || job->fd < 0 || job->chunks == NULL)
+    return 0;
+  h2k_http_segs done = { 0 };
+  int r = h2k_http_state_snapshot (job, &done) == -1 ? -1
+    : h2k_http_state_write (job, &done);
+  h2k_http_segs_reset (&done);
+  if (r == 0)
+    job->dirty = false;
+  return r;
 }
 
 int
