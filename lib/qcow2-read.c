@@ -100,6 +100,8 @@ parse_header (struct h2k_bdev *bd, const unsigned char *h, size_t hlen)
 
   if (hlen < QCOW2_V2_HEADER_LENGTH)
     return h2k_seterr ("%s: qcow2 header truncated (%zu bytes)", bd->path, hlen);
+  if (qcow2_get_be32 (h + QCOW2_OFF_MAGIC) != QCOW2_MAGIC)
+    return h2k_seterr ("%s: not a qcow2 image (no \"QFI\\xfb\" magic)", bd->path);
   q->version = qcow2_get_be32 (h + QCOW2_OFF_VERSION);
   if (q->version != 2 && q->version != 3)
     return h2k_seterr ("%s: unsupported qcow2 version %u", bd->path, q->version);

@@ -104,3 +104,20 @@ h2k_windows_path_is_absolute (const char *winpath)
     return true;
   return winpath[0] == '\\' && winpath[1] == '\\';
 }
+
+static int
+cmp_range (const void *a, const void *b)
+{
+  const struct h2k_file_range *x = a, *y = b;
+  return x->start < y->start ? -1 : x->start > y->start;
+}
+
+long
+h2k_find_overlap (struct h2k_file_range *ranges, size_t n)
+{
+  qsort (ranges, n, sizeof *ranges, cmp_range);
+  for (size_t i = 1; i < n; i++)
+    if (ranges[i].start < ranges[i - 1].end)
+      return (long) i;
+  return -1;
+}

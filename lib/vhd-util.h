@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Convert LEN bytes of UTF-16 (BIG_ENDIAN or little-endian) to a malloc'd
  * NUL-terminated UTF-8 string, stopping at the first NUL character.
@@ -22,5 +23,16 @@ const char *h2k_windows_basename (const char *path);
 
 /* True for paths that only make sense on Windows: "C:\...", "\\server\..." */
 bool h2k_windows_path_is_absolute (const char *winpath);
+
+/* A byte range of a file that one structure occupies; ID says which
+ * (a block number, or a negative code the caller chooses). */
+struct h2k_file_range {
+  uint64_t start, end;
+  int64_t id;
+};
+
+/* Sort RANGES by start and return the index of the first one that
+ * overlaps the one before it, or -1 when none do. */
+long h2k_find_overlap (struct h2k_file_range *ranges, size_t n);
 
 #endif

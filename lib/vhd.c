@@ -49,6 +49,7 @@ struct vhd {
   /* Dynamic and differencing disks. */
   uint32_t block_size;
   uint32_t bitmap_size;          /* bytes before each block's data */
+  uint64_t header_offset;        /* of the dynamic header */
   uint64_t bat_offset;
   uint64_t nblocks;
   unsigned char parent_uuid[16];
@@ -289,6 +290,7 @@ open_dynamic (struct h2k_bdev *bd, const unsigned char *f)
     return h2k_seterr ("%s: dynamic header checksum mismatch (stored %08" PRIx32 ", computed %08" PRIx32 ")",
                        bd->path, be32 (dh + 36), vhd_checksum (dh, sizeof dh, 36));
 
+  v->header_offset = hoff;
   v->bat_offset = be64 (dh + 16);
   uint32_t max_entries = be32 (dh + 28);
   v->block_size = be32 (dh + 32);
@@ -538,6 +540,55 @@ vhd_extents (struct h2k_bdev *bd, uint64_t offset, uint64_t length,
   return walk (bd, offset, length, extent_run, out);
 }
 
+/* Deep check: no two structures of the file (footer copy, dynamic
+ * header, BAT, blocks) overlap.  The BAT entries themselves were checked
+ * at open.  Needs one range per allocated block, as much as the BAT. */
+static int
+vhd_check (struct h2k_bdev *bd)
+{
+  struct vhd *v = bd->data;
+  if (v->type == VHD_TYPE_FIXED)
+    return 0;
+
+  struct h2k_file_range *r = malloc ((v->nblocks + 4) * sizeof *r);
+  size_t n = 0;
+  if (r == NULL)
+    return h2k_seterr ("%s: out of memory", bd->path);
+  r[n++] = (struct h2k_file_range) { 0, VHD_FOOTER_SIZE, -1 };
+  r[n++] = (struct h2k_file_range) { v->header_offset, v->header_offset + VHD_DYNHDR_SIZE, -2 };
+  r[n++] = (struct h2k_file_range) { v->bat_offset, v->bat_offset + v->nblocks * 4, -3 };
+  r[n++] = (struct h2k_file_range) { v->filesize - VHD_FOOTER_SIZE, v->filesize, -4 };
+  for (uint64_t b = 0; b < v->nblocks; b++) {
+    uint64_t off;
+    if (bat_get (bd, b, &off) == -1) {
+      free (r);
+      return -1;
+    }
+    if (off) {
+      uint64_t blen = bd->size - b * v->block_size < v->block_size
+        ? bd->size - b * v->block_size : v->block_size;
+      r[n++] = (struct h2k_file_range) { off, off + v->bitmap_size + blen, (int64_t) b };
+    }
+  }
+  long i = h2k_find_overlap (r, n);
+  int ret = 0;
+  if (i >= 0) {
+    static const char *const what[] = { "", "the footer copy", "the dynamic header", "the BAT", "the footer" };
+    char a[64], b[64];
+    int64_t ids[2] = { r[i - 1].id, r[i].id };
+    char *names[2] = { a, b };
+    for (int k = 0; k < 2; k++) {
+      if (ids[k] >= 0)
+        snprintf (names[k], 64, "block %" PRId64, ids[k]);
+      else
+        snprintf (names[k], 64, "%s", what[-ids[k]]);
+    }
+    ret = h2k_seterr ("%s: %s and %s overlap in the file", bd->path, a, b);
+  }
+  free (r);
+  return ret;
+}
+
 extern const struct h2k_bdev_ops h2k_vhd_ops;
 
 static int
@@ -582,5 +633,6 @@ const struct h2k_bdev_ops h2k_vhd_ops = {
   .pread = vhd_pread,
   .extents = vhd_extents,
   .check_parent = vhd_check_parent,
+  .check = vhd_check,
   .close = vhd_close,
 };

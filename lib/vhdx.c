@@ -65,6 +65,9 @@ struct vhdx {
   bool replayed;
   uint64_t nblocks;
   uint64_t bat_offset;
+  uint32_t bat_length;
+  uint64_t meta_offset, log_offset;
+  uint32_t meta_length, log_length;
   uint64_t bat_entries;
   uint64_t *bat;                 /* one chunk */
   uint64_t bat_chunk;            /* which, or UINT64_MAX */
@@ -591,6 +594,13 @@ vhdx_open (struct h2k_bdev *bd, int fd, unsigned flags)
   v->f.physical_size = v->f.size = end;
   v->bat_chunk = v->bitmap_block = UINT64_MAX;
 
+  unsigned char ident[8];
+  if (h2k_pread_exact (fd, ident, sizeof ident, 0, bd->path) == -1)
+    goto fail;
+  if (memcmp (ident, "vhdxfile", 8) != 0) {
+    h2k_seterr ("%s: not a VHDX image (no \"vhdxfile\" identifier)", bd->path);
+    goto fail;
+  }
   if (read_headers (bd, h) == -1)
     goto fail;
 
@@ -616,6 +626,11 @@ vhdx_open (struct h2k_bdev *bd, int fd, unsigned flags)
   else
     v->bat_entries = v->nblocks ? v->nblocks + (v->nblocks - 1) / v->chunk_ratio : 0;
   v->bat_offset = bat_off;
+  v->bat_length = bat_len;
+  v->meta_offset = meta_off;
+  v->meta_length = meta_len;
+  v->log_offset = log_off;
+  v->log_length = log_len;
   if (v->bat_entries * 8 > bat_len) {
     h2k_seterr ("%s: VHDX BAT region (%" PRIu32 " bytes) is too small for %" PRIu64 " entries",
                 bd->path, bat_len, v->bat_entries);
@@ -644,6 +659,67 @@ vhdx_open (struct h2k_bdev *bd, int fd, unsigned flags)
   free (bd->parent_alt);
   bd->parent_path = bd->parent_alt = NULL;
   return -1;
+}
+
+/* Deep check: every partially present block has its sector bitmap, and
+ * no two structures of the file (the 1 MiB header area, log, BAT,
+ * metadata, payload and bitmap blocks) overlap.  Needs one range per
+ * allocated block, as much as the BAT. */
+static int
+vhdx_check (struct h2k_bdev *bd)
+{
+  struct vhdx *v = bd->data;
+  uint64_t nranges = v->bat_entries + 4;
+  struct h2k_file_range *r = malloc (nranges * sizeof *r);
+  size_t n = 0;
+  int ret = -1;
+
+  if (r == NULL)
+    return h2k_seterr ("%s: out of memory", bd->path);
+  r[n++] = (struct h2k_file_range) { 0, MiB, -1 };
+  r[n++] = (struct h2k_file_range) { v->bat_offset, v->bat_offset + v->bat_length, -2 };
+  r[n++] = (struct h2k_file_range) { v->meta_offset, v->meta_offset + v->meta_length, -3 };
+  if (v->log_length)
+    r[n++] = (struct h2k_file_range) { v->log_offset, v->log_offset + v->log_length, -4 };
+  for (uint64_t b = 0; b < v->nblocks; b++) {
+    unsigned state;
+    uint64_t off;
+    if (payload (bd, b, &state, &off) == -1)
+      goto out;
+    if (state == PAYLOAD_PARTIALLY_PRESENT && get_bitmap (bd, b) == -1)
+      goto out;
+    if (state == PAYLOAD_FULLY_PRESENT || state == PAYLOAD_PARTIALLY_PRESENT) {
+      uint64_t blen = bd->size - b * v->block_size < v->block_size
+        ? bd->size - b * v->block_size : v->block_size;
+      r[n++] = (struct h2k_file_range) { off, off + blen, (int64_t) b };
+    }
+  }
+  /* Sector bitmap blocks (differencing disks), 1 MiB each. */
+  for (uint64_t k = 0; v->has_parent && k * (v->chunk_ratio + 1) + v->chunk_ratio < v->bat_entries; k++) {
+    uint64_t e;
+    if (bat_get (bd, k * (v->chunk_ratio + 1) + v->chunk_ratio, &e) == -1)
+      goto out;
+    if (BAT_STATE (e) == SB_BLOCK_PRESENT)
+      r[n++] = (struct h2k_file_range) { BAT_OFFSET (e), BAT_OFFSET (e) + MiB, -5 };
+  }
+  long i = h2k_find_overlap (r, n);
+  if (i >= 0) {
+    static const char *const what[] = { "", "the header area", "the BAT", "the metadata region", "the log", "a sector bitmap block" };
+    char names[2][64];
+    int64_t ids[2] = { r[i - 1].id, r[i].id };
+    for (int k = 0; k < 2; k++) {
+      if (ids[k] >= 0)
+        snprintf (names[k], 64, "block %" PRId64, ids[k]);
+      else
+        snprintf (names[k], 64, "%s", what[-ids[k]]);
+    }
+    h2k_seterr ("%s: %s and %s overlap in the file", bd->path, names[0], names[1]);
+    goto out;
+  }
+  ret = 0;
+ out:
+  free (r);
+  return ret;
 }
 
 extern const struct h2k_bdev_ops h2k_vhdx_ops;
@@ -689,5 +765,6 @@ const struct h2k_bdev_ops h2k_vhdx_ops = {
   .pread = vhdx_pread,
   .extents = vhdx_extents,
   .check_parent = vhdx_check_parent,
+  .check = vhdx_check,
   .close = vhdx_close,
 };

@@ -31,6 +31,12 @@ bad ()
   rm -f out.raw out.raw.part
 }
 
+# bad_check DESC PATTERN FILE: the deep check (--check) finds it.
+bad_check ()
+{
+  EXPECT_STATUS=1 expect_fail "$1" "$3: .*$2" "$cat" --check "$3"
+}
+
 # good DESC FILE: reading FILE succeeds (a damage that must be tolerated).
 good ()
 {
@@ -73,6 +79,14 @@ cp d.vhd orphan.vhd; cp d.vhd gone.vhd
 python3 "$H2K_TOP/tests/readers/mkvhddiff.py" orphan.vhd gone.vhd d.raw d.raw x.raw
 rm gone.vhd
 bad "VHD: missing parent" 'parent not found: gone.vhd' orphan.vhd
+
+ok "VHD: a clean image passes --check" "$cat" --check d.vhd
+blk0=$(python3 -c 'import struct, sys; d = open("d.vhd", "rb").read(); print(struct.unpack(">I", d[1536:1540])[0])')
+mk v-overlap.vhd d.vhd vhd-bat 1 "$blk0"
+bad_check "VHD: two blocks at the same place (--check)" 'block 0 and block 1 overlap in the file' v-overlap.vhd
+mk v-overbat.vhd d.vhd vhd-bat 0 3
+bad_check "VHD: a block over the BAT (--check)" 'the BAT and block 0 overlap in the file' v-overbat.vhd
+EXPECT_STATUS=1 expect_fail "VHD read as VHDX (-f) is refused" 'd.vhd: not a VHDX image' "$cat" -f vhdx d.vhd -
 
 # --- qcow2 -----------------------------------------------------------------
 qemu-img create -q -f qcow2 q.qcow2 8M
@@ -179,6 +193,21 @@ mk x-state.vhdx x.vhdx vhdx-bat 1 4
 bad "VHDX: invalid block state" 'BAT entry for block 1 has the invalid state 4' x-state.vhdx
 mk x-partial.vhdx x.vhdx vhdx-bat 0 0x300007
 bad "VHDX: partially present block without a parent" 'block 0 is partially present in a disk without a parent' x-partial.vhdx
+ok "VHDX: a clean image passes --check" "$cat" --check x.vhdx
+blk0=$(python3 - <<'EOF'
+import struct, uuid
+d = open("x.vhdx", "rb").read()
+r = 192 * 1024
+for i in range(struct.unpack("<I", d[r + 8:r + 12])[0]):
+    e = r + 16 + 32 * i
+    if str(uuid.UUID(bytes_le=d[e:e + 16])) == "2dc27766-f623-4200-9d64-115e9bfd4a08":
+        bat = struct.unpack("<Q", d[e + 16:e + 24])[0]
+print(struct.unpack("<Q", d[bat:bat + 8])[0])
+EOF
+)
+mk x-overlap.vhdx x.vhdx vhdx-bat 1 "$blk0"
+bad_check "VHDX: two blocks at the same place (--check)" 'block 0 and block 1 overlap in the file' x-overlap.vhdx
+EXPECT_STATUS=1 expect_fail "VHDX read as qcow2 (-f) is refused" 'x.vhdx: not a qcow2 image' "$cat" -f qcow2 x.vhdx -
 mk x-log.vhdx x.vhdx vhdx-header 48 '<Q' 1
 python3 "$C" x-log.vhdx vhdx-header 72 '<Q' 12345
 bad "VHDX: log at an invalid place" 'invalid log location' x-log.vhdx

@@ -88,6 +88,7 @@ for f in p c g; do qemu-img convert -O raw $f.vhd $f.raw; done
 python3 "$H2K_TOP/tests/readers/mkvhddiff.py" c.vhd p.vhd c.raw p.raw c-exp.raw
 ok "differencing vhd reads" "$cat" c.vhd c-got.raw
 same_file "differencing vhd: child sectors where the bitmap says, parent elsewhere" c-exp.raw c-got.raw
+ok "differencing vhd chain passes --check" "$cat" --check c.vhd
 python3 "$H2K_TOP/tests/readers/mkvhddiff.py" g.vhd c.vhd g.raw c-exp.raw g-exp.raw
 ok "two-level differencing chain reads" "$cat" g.vhd g-got.raw
 same_file "two-level differencing chain" g-exp.raw g-got.raw

@@ -71,6 +71,7 @@ cp l.vhdx l-copy.vhdx
 orig=$(sha256 l.vhdx)
 ok "vhdx with a dirty log reads" "$cat" l.vhdx l-got.raw
 same_file "the log is replayed in order, the stale entry is not" l-exp.raw l-got.raw
+ok "vhdx with a replayed log passes --check" "$cat" --check l.vhdx
 is "the source file is not modified" "$(sha256 l.vhdx)" "$orig"
 qemu-img check -q -r all l-copy.vhdx >/dev/null 2>&1 || true
 qemu-img convert -O raw l-copy.vhdx l-qemu.raw
@@ -93,6 +94,7 @@ for f in p c g; do qemu-img convert -O raw $f.vhdx $f.raw; done
 python3 "$H2K_TOP/tests/readers/mkvhdxdiff.py" c.vhdx p.vhdx c.raw p.raw c-exp.raw
 ok "differencing vhdx reads" "$cat" c.vhdx c-got.raw
 same_file "differencing vhdx: partially present blocks follow the bitmap" c-exp.raw c-got.raw
+ok "differencing vhdx passes --check" "$cat" --check c.vhdx
 python3 "$H2K_TOP/tests/readers/mkvhdxdiff.py" g.vhdx c.vhdx g.raw c-exp.raw g-exp.raw
 ok "two-level differencing vhdx chain reads" "$cat" g.vhdx g-got.raw
 same_file "two-level differencing vhdx chain" g-exp.raw g-got.raw
