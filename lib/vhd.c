@@ -193,6 +193,26 @@ bitmap_bit (const unsigned char *bm, uint64_t s)
   return bm[s / 8] & (0x80 >> (s % 8));
 }
 
+/* A file URL ("file://./parent.vhd", "file:///dir/parent%20a.vhd") made
+ * into a path, in place. */
+static void
+url_to_path (char *s)
+{
+  const char *p = strncmp (s, "file://", 7) == 0 ? s + 7 : s;
+  char *w = s;
+  for (; *p; p++) {
+    unsigned hex;
+    if (p[0] == '%' && p[1] && p[2] && sscanf (p + 1, "%2x", &hex) == 1
+        && hex != 0) {
+      *w++ = (char) hex;
+      p += 2;
+    }
+    else
+      *w++ = *p;
+  }
+  *w = '\0';
+}
+
 /* Parent locators: prefer the relative path, fall back to the absolute
  * one's file name in the child's directory. */
 static int
@@ -213,10 +233,11 @@ read_locators (struct h2k_bdev *bd, const unsigned char *dh)
     uint64_t doff = be64 (l + 16);
     bool utf16 = code == 0x57327275 /* W2ru */ || code == 0x57326b75 /* W2ku */;
     bool ascii = code == 0x57693272 /* Wi2r */ || code == 0x5769326b /* Wi2k */;
+    bool macx = code == 0x4d616358;  /* MacX: a UTF-8 file URL (Xen's vhd-util) */
     bool relative = code == 0x57327275 || code == 0x57693272;
 
-    if (!utf16 && !ascii)
-      continue;   /* unused, or Mac locators */
+    if (!utf16 && !ascii && !macx)
+      continue;   /* unused, or the old "Mac " alias records */
     if (dlen == 0 || dlen > VHD_MAX_LOCATOR_DATA || doff > v->filesize
         || dlen > v->filesize - doff)
       return h2k_seterr ("%s: parent locator %d is out of bounds (offset %" PRIu64 ", length %" PRIu32 ")",
@@ -237,6 +258,10 @@ read_locators (struct h2k_bdev *bd, const unsigned char *dh)
     }
     if (s == NULL)
       return h2k_seterr_prefix ("%s: parent locator %d", bd->path, i);
+    if (macx) {
+      url_to_path (s);
+      relative = s[0] != '/';
+    }
     if (s[0] == '\0')
       free (s);
     else if (relative && rel == NULL)

@@ -93,6 +93,17 @@ python3 "$H2K_TOP/tests/readers/mkvhddiff.py" g.vhd c.vhd g.raw c-exp.raw g-exp.
 ok "two-level differencing chain reads" "$cat" g.vhd g-got.raw
 same_file "two-level differencing chain" g-exp.raw g-got.raw
 is "chain of three layers" "$("$cat" --info g.vhd | wc -l)" 3
+# Xen's vhd-util names the parent with a MacX locator (a file URL).
+for kind in macx macx-abs; do
+  qemu-img create -q -f vpc "x $kind.vhd" 8M
+  qemu-io -f vpc -c 'write -P 0x55 2M 1M' "x $kind.vhd" >/dev/null
+  qemu-img convert -O raw "x $kind.vhd" x.raw
+  cp p.vhd "parent $kind.vhd"
+  MKVHDDIFF_LOCATOR=$kind python3 "$H2K_TOP/tests/readers/mkvhddiff.py" "x $kind.vhd" "parent $kind.vhd" x.raw p.raw x-exp.raw
+  ok "differencing vhd with a $kind locator reads" "$cat" "x $kind.vhd" x-got.raw
+  same_file "differencing vhd with a $kind locator" x-exp.raw x-got.raw
+done
+
 mkdir sub && cp g.vhd sub/
 expect_fail "missing parent is named" 'sub/g.vhd: parent not found: .*c\.vhd' \
   "$cat" sub/g.vhd -

@@ -46,9 +46,17 @@ size = struct.unpack(">Q", footer[48:56])[0]
 name = os.path.basename(parent)
 dh[40:56] = parent_uuid
 dh[64:576] = name.encode("utf-16-be").ljust(512, b"\0")
-loc = (".\\" + name).encode("utf-16-le")
+# MKVHDDIFF_LOCATOR=macx: a Xen-style UTF-8 file URL instead of W2ru;
+# =macx-abs: the same with an absolute path.
+kind = os.environ.get("MKVHDDIFF_LOCATOR", "w2ru")
+if kind == "macx":
+    code, loc = b"MacX", ("file://./" + name.replace(" ", "%20")).encode()
+elif kind == "macx-abs":
+    code, loc = b"MacX", ("file://" + os.path.abspath(parent).replace(" ", "%20")).encode()
+else:
+    code, loc = b"W2ru", (".\\" + name).encode("utf-16-le")
 loc_off = len(data) - 512
-dh[576:600] = struct.pack(">4sIIIQ", b"W2ru", 512, len(loc), 0, loc_off)
+dh[576:600] = struct.pack(">4sIIIQ", code, 512, len(loc), 0, loc_off)
 dh[36:40] = struct.pack(">I", checksum(dh, 36))
 data[dh_off:dh_off + 1024] = dh
 
