@@ -1,6 +1,5 @@
 /* The pump and the outputs (see convert.h). */
 #include <openssl/evp.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <stdlib.h>
@@ -128,30 +127,25 @@ output_open (struct output *o, const char *path,
   struct stat st;
 
   memset (o, 0, sizeof *o);
-  /* A character device (/dev/null) or a FIFO is written to like standard
-   * output: renaming a .part over it would replace it. */
-  bool stream = strcmp (path, "-") == 0
-    || (stat (path, &st) == 0 && (S_ISCHR (st.st_mode) || S_ISFIFO (st.st_mode)));
-  if (!opt->raw && stream)
+  /* qcow2 needs to seek.  Checked before opening: opening a FIFO for
+   * writing waits for a reader. */
+  if (!opt->raw && (strcmp (path, "-") == 0
+                    || (stat (path, &st) == 0 && S_ISFIFO (st.st_mode))))
     return h2k_seterr ("%s: qcow2 needs a seekable file: use -O raw, or name a regular file", path);
   o->path = strdup (path);
   if (o->path == NULL)
     return h2k_seterr ("out of memory");
-  if (stream && strcmp (path, "-") != 0) {
-    o->of.fd = open (path, O_WRONLY | O_CLOEXEC);
-    if (o->of.fd == -1) {
-      h2k_seterr ("%s: %m", path);
-      free (o->path);
-      return -1;
-    }
-    o->own_fd = true;
-    o->of.is_stdout = true;   /* no .part, no rename, no truncate */
-  }
-  else if (h2k_outfile_open (&o->of, path) == -1) {
+  /* Devices are written in place and FIFOs as streams (outfile.h): never
+   * renamed over. */
+  if (h2k_outfile_open (&o->of, path) == -1) {
     free (o->path);
     return -1;
   }
   o->open = true;
+  if (!opt->raw && o->of.is_stdout) {
+    output_abort (o);
+    return h2k_seterr ("%s: qcow2 needs a seekable file: use -O raw, or name a regular file", path);
+  }
   if (o->of.part)
     parts_set (o->of.part, true);
   if (opt->raw)
@@ -172,8 +166,6 @@ output_commit (struct output *o)
   if (o->of.part)
     parts_set (o->of.part, false);
   int r = h2k_outfile_commit (&o->of);
-  if (o->own_fd && close (o->of.fd) == -1 && r == 0)
-    r = h2k_seterr ("%s: close: %m", o->path);
   o->open = false;
   o->sink->ops->free (o->sink);
   o->sink = NULL;
@@ -190,8 +182,6 @@ output_abort (struct output *o)
   if (o->of.part)
     parts_set (o->of.part, false);
   h2k_outfile_abort (&o->of);
-  if (o->own_fd)
-    close (o->of.fd);
   o->open = false;
   if (o->sink)
     o->sink->ops->free (o->sink);

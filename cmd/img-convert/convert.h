@@ -21,7 +21,6 @@ struct output {
   struct sink *sink;
   char *path;
   bool open;
-  bool own_fd;                  /* a device or FIFO opened here */
 };
 
 /* Progress callback: called after each chunk with the guest position. */

@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -596,7 +597,11 @@ qw_finish (struct sink *s, uint64_t size)
   write_header (h, w, size, l1_size, l1_off, rt_off, t);
   if (h2k_pwrite_full (w->fd, h, sizeof h, 0) == -1)
     return h2k_seterr ("%s: write: %m", w->name);
-  if (ftruncate (w->fd, total * w->cs) == -1)
+  /* The file covers the last cluster in full (a block device already
+   * does). */
+  struct stat st;
+  if (fstat (w->fd, &st) == 0 && S_ISREG (st.st_mode)
+      && ftruncate (w->fd, total * w->cs) == -1)
     return h2k_seterr ("%s: truncate: %m", w->name);
   return 0;
 }
