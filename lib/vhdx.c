@@ -739,6 +739,9 @@ vhdx_check_parent (struct h2k_bdev *child, struct h2k_bdev *parent,
     return h2k_seterr ("%s: parent %s is a %s image, not a VHDX",
                        child->path, parent->path, parent->ops->name);
   struct vhdx *p = parent->data;
+  if (p->sector_size != c->sector_size)
+    return h2k_seterr ("%s: parent %s has %" PRIu32 "-byte logical sectors, the child %" PRIu32,
+                       child->path, parent->path, p->sector_size, c->sector_size);
   format_guid (g, p->data_write_guid);
   snprintf (got, sizeof got, "{%s}", g);
   if (strcasecmp (got, c->parent_linkage) == 0

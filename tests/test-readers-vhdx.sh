@@ -99,6 +99,19 @@ python3 "$H2K_TOP/tests/readers/mkvhdxdiff.py" g.vhdx c.vhdx g.raw c-exp.raw g-e
 ok "two-level differencing vhdx chain reads" "$cat" g.vhdx g-got.raw
 same_file "two-level differencing vhdx chain" g-exp.raw g-got.raw
 is "three layers" "$("$cat" --info g.vhdx | cut -d' ' -f1,2 | tr '\n' ' ')" "0 vhdx 1 vhdx 2 vhdx "
+# 4 KiB logical sectors: the chunk ratio grows 8 times and each bitmap bit
+# covers 4 KiB (pitfall 7 of docs/formats.md).
+qemu-img create -q -f vhdx -o block_size=1M c4.vhdx 8M
+qemu-io -f vhdx -c 'write -P 0x66 0 3M' c4.vhdx >/dev/null
+qemu-img convert -O raw c4.vhdx c4.raw
+cp p.vhdx p4.vhdx
+MKVHDXDIFF_SECTOR=4096 python3 "$H2K_TOP/tests/readers/mkvhdxdiff.py" c4.vhdx p4.vhdx c4.raw p.raw c4-exp.raw
+expect_fail "parent and child must have the same sector size" \
+  'c4.vhdx: parent p4.vhdx has 512-byte logical sectors, the child 4096' "$cat" c4.vhdx -
+python3 "$H2K_TOP/tests/readers/corrupt.py" p4.vhdx vhdx-meta-item 8141bf1d-a96f-4709-ba47-f233a8faab5f 0 '<I' 4096
+ok "differencing vhdx with 4 KiB sectors reads" "$cat" c4.vhdx c4-got.raw
+same_file "differencing vhdx with 4 KiB sectors" c4-exp.raw c4-got.raw
+
 mkdir sub && cp g.vhdx sub/ && cp p.vhdx sub/c.vhdx
 expect_fail "parent with another DataWriteGuid is refused" \
   'sub/g.vhdx: parent sub/c.vhdx has DataWriteGuid .* expected' "$cat" sub/g.vhdx -

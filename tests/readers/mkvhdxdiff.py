@@ -41,6 +41,10 @@ BAT = "2dc27766-f623-4200-9d64-115e9bfd4a08"
 META = "8b7ca206-4790-4b9a-b8fe-575f050f886e"
 FP = "caa16737-fa36-4d43-b3b6-33f0aa44e76b"
 SIZE = "2fa54224-cd1b-4876-b211-5dbed83bf4b8"
+LSS = "8141bf1d-a96f-4709-ba47-f233a8faab5f"
+# MKVHDXDIFF_SECTOR=4096: the child gets 4 KiB logical sectors (one bitmap
+# bit per 4 KiB, and a chunk ratio 8 times larger).
+sector = int(os.environ.get("MKVHDXDIFF_SECTOR", "512"))
 PL = "a8d35f2d-b30b-454d-abf7-d3d84834ab0c"
 LOCTYPE = "b04aefb7-d19e-4a81-b789-25b8e9445913"
 
@@ -67,6 +71,8 @@ fp = meta_off + items[FP]
 block_size, flags = struct.unpack("<II", data[fp:fp + 8])
 data[fp + 4:fp + 8] = struct.pack("<I", flags | 2)
 size = struct.unpack("<Q", data[meta_off + items[SIZE]:meta_off + items[SIZE] + 8])[0]
+data[meta_off + items[LSS]:meta_off + items[LSS] + 4] = struct.pack("<I", sector)
+assert size % sector == 0
 
 kv = [("parent_linkage", "{%s}" % pguid), ("relative_path", ".\\" + os.path.basename(parent))]
 strings = b""
@@ -84,7 +90,7 @@ data[e:e + 32] = uuid.UUID(PL).bytes_le + struct.pack("<IIII", loc_off, len(loc)
 data[t + 10:t + 12] = struct.pack("<H", count + 1)
 
 # BAT: a bitmap block for chunk 0, partially present blocks.
-chunk_ratio = (1 << 23) * 512 // block_size
+chunk_ratio = (1 << 23) * sector // block_size
 nblocks = (size + block_size - 1) // block_size
 assert nblocks <= chunk_ratio, "one chunk only"
 assert (chunk_ratio + 1) * 8 <= bat_len
@@ -93,7 +99,7 @@ data += bytes(bm_off + MiB - len(data))
 craw = open(child_raw, "rb").read()
 praw = open(parent_raw, "rb").read()
 out = bytearray(praw[:size].ljust(size, b"\0"))
-spb = block_size // 512
+spb = block_size // sector
 for b in range(nblocks):
     (ent,) = struct.unpack("<Q", data[bat_off + 8 * b:bat_off + 8 * b + 8])
     state = ent & 7
@@ -106,9 +112,9 @@ for b in range(nblocks):
             if (s // 8) % 2 == 0:
                 bit = b * spb + s
                 data[bm_off + bit // 8] |= 1 << (bit % 8)
-                p = start + s * 512
+                p = start + s * sector
                 if p < stop:
-                    out[p:p + 512] = craw[p:p + 512]
+                    out[p:p + sector] = craw[p:p + sector]
     elif state in (1, 2, 3):
         out[start:stop] = bytes(stop - start)
 data[bat_off + 8 * chunk_ratio:bat_off + 8 * chunk_ratio + 8] = struct.pack("<Q", bm_off | 6)
