@@ -132,6 +132,9 @@ parse_header (struct h2k_bdev *bd, const unsigned char *h, size_t hlen)
                          refcount_order);
     if (header_length > QCOW2_OFF_COMPRESSION_TYPE)
       q->compression = h[QCOW2_OFF_COMPRESSION_TYPE];
+    else if (incompat & QCOW2_INCOMPAT_COMPRESSION)
+      return h2k_seterr ("%s: qcow2 compression-type feature bit set, but the header (%" PRIu64 " bytes) has no compression type",
+                         bd->path, header_length);
     if (!(incompat & QCOW2_INCOMPAT_COMPRESSION)
         && q->compression != QCOW2_COMPRESSION_ZLIB)
       return h2k_seterr ("%s: qcow2 compression type %u without the compression-type feature bit",

@@ -112,6 +112,10 @@ bad "qcow2: AES encryption" 'encrypted qcow2 images \(AES\)' q-crypt.qcow2
 mk q-ctype.qcow2 q.qcow2 qcow2 104 'B' 7
 python3 "$C" q-ctype.qcow2 qcow2 72 '>Q' 8
 bad "qcow2: unknown compression type" 'unknown qcow2 compression type 7' q-ctype.qcow2
+qemu-img create -q -f qcow2 -o compat=1.1 q104.qcow2 1M
+mk q-ctshort.qcow2 q104.qcow2 qcow2 100 '>I' 104
+python3 "$C" q-ctshort.qcow2 qcow2 72 '>Q' 8
+bad "qcow2: compression bit with a header too short for the type" 'has no compression type' q-ctshort.qcow2
 mk q-size.qcow2 q.qcow2 qcow2 24 '>Q' 0x4000000000000001
 bad "qcow2: absurd disk size" 'qcow2 disk size [0-9]+ is too large' q-size.qcow2
 mk q-l1small.qcow2 q.qcow2 qcow2 24 '>Q' 0x10000000000
