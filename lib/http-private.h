@@ -13,6 +13,7 @@ enum { CH_PENDING, CH_ACTIVE, CH_DONE };
 struct h2k_http_chunk {
   uint64_t src, len, dst;
   uint64_t got;                 /* bytes from src that have arrived */
+  uint32_t crc;                 /* CRC-32C of those bytes (file jobs) */
   double not_before;            /* backoff: not asked for again before */
   unsigned attempts;            /* failures in a row without progress */
   int state;
@@ -52,12 +53,8 @@ struct h2k_http_req {
 };
 
 double h2k_http_now (void);
-/* Resume state (http-state.c): the DONE ranges of a job, merged; and
- * fdatasync of the data followed by the state file naming DONE.  The
- * second only reads the job's fixed fields, so a worker thread may run it
- * while the transfer goes on. */
-int h2k_http_state_snapshot (const struct h2k_http_job *job, h2k_http_segs *out);
-int h2k_http_state_write (const struct h2k_http_job *job, const h2k_http_segs *done);
+/* CRC-32C (as lib/crc32c.h), fast where the processor helps. */
+uint32_t h2k_http_crc32c (uint32_t crc, const void *buf, size_t len);
 double h2k_http_backoff (struct h2k_http *e, unsigned attempts);
 size_t h2k_http_header_cb (char *buf, size_t size, size_t nitems, void *opaque);
 size_t h2k_http_write_cb (char *data, size_t size, size_t nmemb, void *opaque);

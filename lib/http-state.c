@@ -1,11 +1,16 @@
 /* Resumable downloads: NAME.part and its state file NAME.part.state.
  *
  * The state is JSON:
- *   {"h2k_pull_state":1,"name":"[ds] vm/disk-flat.vmdk","size":N,
- *    "validator":"...","chunk":C,"done":[[offset,length],...]}
- * "done" lists byte ranges of the remote file that are on disk.  It is only
- * ever written after fdatasync of NAME.part, and replaced by rename, so it
- * never names bytes that a crash could lose.
+ *   {"h2k_pull_state":2,"name":"[ds] vm/disk-flat.vmdk","size":N,
+ *    "validator":"...","chunk":C,"done":[[offset,length,crc32c],...]}
+ * "done" lists the chunks of the remote file that were written to NAME.part,
+ * each with the CRC-32C of its bytes.  Nothing is trusted on that word
+ * alone: the next run reads each chunk back and keeps only those whose CRC
+ * still matches (http.c, resume_chunk).  That is why the state needs no
+ * fdatasync of the data: a crash that loses bytes it names costs a refetch
+ * of those chunks, never a wrong byte.  It is replaced by rename, so it is
+ * either the old or the new one; one that cannot be read means starting
+ * afresh.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,7 +41,7 @@ load_state (struct h2k_http_job *job)
   json_object *done;
   int ok = 0;
 
-  if (!h2k_json_get_int64 (o, "h2k_pull_state", &ver) || ver != 1
+  if (!h2k_json_get_int64 (o, "h2k_pull_state", &ver) || ver != 2
       || !h2k_json_get_int64 (o, "size", &size) || (uint64_t) size != job->size
       || !h2k_json_get_int64 (o, "chunk", &chunk) || chunk <= 0
       || !json_object_object_get_ex (o, "done", &done)
@@ -50,16 +55,18 @@ load_state (struct h2k_http_job *job)
   job->resumed.len = 0;
   size_t n = json_object_array_length (done);
   for (size_t i = 0; i < n; i++) {
-    json_object *pair = json_object_array_get_idx (done, i);
-    if (!json_object_is_type (pair, json_type_array)
-        || json_object_array_length (pair) != 2)
+    json_object *t = json_object_array_get_idx (done, i);
+    if (!json_object_is_type (t, json_type_array)
+        || json_object_array_length (t) != 3)
       goto out;
-    int64_t off = json_object_get_int64 (json_object_array_get_idx (pair, 0));
-    int64_t len = json_object_get_int64 (json_object_array_get_idx (pair, 1));
-    if (off < 0 || len <= 0 || (uint64_t) off + len > job->size)
+    int64_t off = json_object_get_int64 (json_object_array_get_idx (t, 0));
+    int64_t len = json_object_get_int64 (json_object_array_get_idx (t, 1));
+    int64_t crc = json_object_get_int64 (json_object_array_get_idx (t, 2));
+    if (off < 0 || len <= 0 || (uint64_t) off + len > job->size
+        || crc < 0 || crc > UINT32_MAX)
       goto out;
-    if (h2k_http_segs_append (&job->resumed, (struct h2k_http_seg)
-                              { off, len, off }) == -1)
+    if (h2k_http_dones_append (&job->resumed, (struct h2k_http_done)
+                               { off, len, (uint32_t) crc }) == -1)
       goto out;
   }
   job->state_chunk = chunk;
@@ -110,50 +117,11 @@ h2k_http_resume_open (struct h2k_http_job *job, const char *path)
   return 0;
 }
 
-static int
-add_range (json_object *arr, uint64_t off, uint64_t len)
-{
-  json_object *pair = json_object_new_array ();
-  if (pair == NULL
-      || json_object_array_add (pair, json_object_new_int64 (off))
-      || json_object_array_add (pair, json_object_new_int64 (len))
-      || json_object_array_add (arr, pair)) {
-    json_object_put (pair);
-    return -1;
-  }
-  return 0;
-}
-
 int
-h2k_http_state_snapshot (const struct h2k_http_job *job, h2k_http_segs *out)
+h2k_http_resume_checkpoint (struct h2k_http_job *job)
 {
-  uint64_t run_off = 0, run_len = 0;
-  out->len = 0;
-  for (size_t i = 0; i < job->nchunks; i++) {
-    const struct h2k_http_chunk *c = &job->chunks[i];
-    if (c->state != CH_DONE)
-      continue;
-    if (run_len && run_off + run_len == c->src)
-      run_len += c->len;
-    else {
-      if (run_len && h2k_http_segs_append (out, (struct h2k_http_seg)
-                                           { run_off, run_len, run_off }) == -1)
-        return -1;
-      run_off = c->src, run_len = c->len;
-    }
-  }
-  if (run_len && h2k_http_segs_append (out, (struct h2k_http_seg)
-                                       { run_off, run_len, run_off }) == -1)
-    return -1;
-  return 0;
-}
-
-int
-h2k_http_state_write (const struct h2k_http_job *job, const h2k_http_segs *done)
-{
-  /* The data first: the state must never name bytes a crash could lose. */
-  if (fdatasync (job->fd) == -1 && errno != EINVAL)
-    return h2k_seterr ("%s: fdatasync: %m", job->part);
+  if (job->state == NULL || job->fd < 0 || job->chunks == NULL)
+    return 0;
 
   CLEANUP_JSON json_object *o = json_object_new_object ();
   json_object *arr = json_object_new_array ();
@@ -162,10 +130,21 @@ h2k_http_state_write (const struct h2k_http_job *job, const h2k_http_segs *done)
     json_object_put (arr);
     return h2k_seterr ("out of memory");
   }
-  for (size_t i = 0; i < done->len; i++)
-    if (add_range (arr, done->ptr[i].src, done->ptr[i].len) == -1)
+  for (size_t i = 0; i < job->nchunks; i++) {
+    const struct h2k_http_chunk *c = &job->chunks[i];
+    if (c->state != CH_DONE)
+      continue;
+    json_object *t = json_object_new_array ();
+    if (t == NULL
+        || json_object_array_add (t, json_object_new_int64 (c->src))
+        || json_object_array_add (t, json_object_new_int64 (c->len))
+        || json_object_array_add (t, json_object_new_int64 (c->crc))
+        || json_object_array_add (arr, t)) {
+      json_object_put (t);
       return h2k_seterr ("out of memory");
-  if (h2k_json_set_int64 (o, "h2k_pull_state", 1) == -1
+    }
+  }
+  if (h2k_json_set_int64 (o, "h2k_pull_state", 2) == -1
       || h2k_json_set_string (o, "name", job->name) == -1
       || h2k_json_set_int64 (o, "size", job->size) == -1
       || h2k_json_set_int64 (o, "chunk", job->chunk_size) == -1
@@ -182,8 +161,7 @@ h2k_http_state_write (const struct h2k_http_job *job, const h2k_http_segs *done)
   const char *s = json_object_to_json_string_ext (o, JSON_C_TO_STRING_PLAIN
                                                   | JSON_C_TO_STRING_NOSLASHESCAPE);
   size_t len = strlen (s);
-  if (write (fd, s, len) != (ssize_t) len || write (fd, "\n", 1) != 1
-      || fsync (fd) == -1) {
+  if (write (fd, s, len) != (ssize_t) len || write (fd, "\n", 1) != 1) {
     h2k_seterr ("%s: write: %m", tmp);
     close (fd);
     unlink (tmp);
@@ -195,21 +173,8 @@ h2k_http_state_write (const struct h2k_http_job *job, const h2k_http_segs *done)
     unlink (tmp);
     return -1;
   }
+  job->dirty = false;
   return 0;
-}
-
-int
-h2k_http_resume_checkpoint (struct h2k_http_job *job)
-{
-  if (job->state == NULL || job->fd < 0 || job->chunks == NULL)
-    return 0;
-  h2k_http_segs done = { 0 };
-  int r = h2k_http_state_snapshot (job, &done) == -1 ? -1
-    : h2k_http_state_write (job, &done);
-  h2k_http_segs_reset (&done);
-  if (r == 0)
-    job->dirty = false;
-  return r;
 }
 
 int

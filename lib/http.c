@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,88 +46,7 @@ struct h2k_http {
   unsigned char *scratch;       /* HASH_BUF, for reading back */
   double last_progress;
 
-  /* The checkpoint worker: fdatasync and the state file are written on
-   * this thread, so the transfers never wait for the disk. */
-  pthread_t ck_thread;
-  bool ck_started, ck_busy, ck_quit;
-  pthread_mutex_t ck_lock;
-  pthread_cond_t ck_cond;
-  struct h2k_http_job *ck_job;  /* the work, while ck_busy */
-  h2k_http_segs ck_done;
-  char *ck_err;                 /* the worker's failure */
 };
-
-static void *
-checkpoint_worker (void *opaque)
-{
-  struct h2k_http *e = opaque;
-
-  pthread_mutex_lock (&e->ck_lock);
-  for (;;) {
-    while (!e->ck_busy && !e->ck_quit)
-      pthread_cond_wait (&e->ck_cond, &e->ck_lock);
-    if (e->ck_quit)
-      break;
-    struct h2k_http_job *job = e->ck_job;
-    pthread_mutex_unlock (&e->ck_lock);
-    int r = h2k_http_state_write (job, &e->ck_done);
-    char *err = r == -1 ? strdup (h2k_errmsg ()) : NULL;
-    pthread_mutex_lock (&e->ck_lock);
-    if (err && !e->ck_err)
-      e->ck_err = err;
-    else
-      free (err);
-    e->ck_busy = false;
-    pthread_cond_broadcast (&e->ck_cond);
-  }
-  pthread_mutex_unlock (&e->ck_lock);
-  return NULL;
-}
-
-/* Wait until the worker has written what it was given. */
-static void
-checkpoint_wait (struct h2k_http *e)
-{
-  if (!e->ck_started)
-    return;
-  pthread_mutex_lock (&e->ck_lock);
-  while (e->ck_busy)
-    pthread_cond_wait (&e->ck_cond, &e->ck_lock);
-  pthread_mutex_unlock (&e->ck_lock);
-}
-
-/* Hand the job's state to the worker, unless it is still busy with the
- * last one (then the next chunk to complete tries again). */
-static int
-checkpoint_async (struct h2k_http *e, struct h2k_http_job *job)
-{
-  if (!e->ck_started) {
-    if (pthread_create (&e->ck_thread, NULL, checkpoint_worker, e) != 0)
-      return h2k_http_resume_checkpoint (job);     /* no thread: inline */
-    e->ck_started = true;
-  }
-  pthread_mutex_lock (&e->ck_lock);
-  bool busy = e->ck_busy;
-  char *err = e->ck_err;
-  e->ck_err = NULL;
-  pthread_mutex_unlock (&e->ck_lock);
-  if (err) {
-    h2k_seterr ("%s", err);
-    free (err);
-    return -1;
-  }
-  if (busy)
-    return 0;
-  if (h2k_http_state_snapshot (job, &e->ck_done) == -1)
-    return -1;
-  pthread_mutex_lock (&e->ck_lock);
-  e->ck_job = job;
-  e->ck_busy = true;
-  pthread_cond_broadcast (&e->ck_cond);
-  pthread_mutex_unlock (&e->ck_lock);
-  job->last_checkpoint = h2k_http_now ();
-  return 0;
-}
 
 double
 h2k_http_now (void)
@@ -194,8 +112,6 @@ h2k_http_new (const struct h2k_http_opts *opts)
   struct h2k_http *e = calloc (1, sizeof *e);
   if (e == NULL)
     goto oom;
-  pthread_mutex_init (&e->ck_lock, NULL);
-  pthread_cond_init (&e->ck_cond, NULL);
   e->o = *opts;
   e->reqs = calloc (opts->connections, sizeof *e->reqs);
   e->scratch = malloc (HASH_BUF);
@@ -225,17 +141,6 @@ h2k_http_free (struct h2k_http *e)
 {
   if (e == NULL)
     return;
-  if (e->ck_started) {
-    pthread_mutex_lock (&e->ck_lock);
-    e->ck_quit = true;
-    pthread_cond_broadcast (&e->ck_cond);
-    pthread_mutex_unlock (&e->ck_lock);
-    pthread_join (e->ck_thread, NULL);
-  }
-  pthread_mutex_destroy (&e->ck_lock);
-  pthread_cond_destroy (&e->ck_cond);
-  h2k_http_segs_reset (&e->ck_done);
-  free (e->ck_err);
   if (e->reqs) {
     for (unsigned i = 0; i < e->o.connections; i++) {
       if (e->reqs[i].h) {
@@ -303,7 +208,7 @@ h2k_http_job_free (struct h2k_http_job *job)
     EVP_MD_CTX_free (job->md);
   job->md = NULL;
   h2k_http_segs_reset (&job->segs);
-  h2k_http_segs_reset (&job->resumed);
+  h2k_http_dones_reset (&job->resumed);
   free (job->url);
   free (job->name);
   free (job->validator);
@@ -346,8 +251,47 @@ h2k_http_job_whole (struct h2k_http_job *job)
   return h2k_http_job_add (job, 0, job->size, 0);
 }
 
-/* Cut the segments into chunks and mark those the state file says are
- * done. */
+/* A chunk the state file names (same offset and length) whose bytes in
+ * the file still have the CRC it recorded is done; any other is fetched. */
+static int
+resume_chunk (struct h2k_http *e, struct h2k_http_job *job,
+              struct h2k_http_chunk *ch)
+{
+  const struct h2k_http_done *d = NULL;
+  /* The state lists chunks in order: look from where the last one was. */
+  for (size_t n = 0; n < job->resumed.len; n++) {
+    size_t j = (job->resume_hint + n) % job->resumed.len;
+    if (job->resumed.ptr[j].off == ch->src && job->resumed.ptr[j].len == ch->len) {
+      d = &job->resumed.ptr[j];
+      job->resume_hint = j + 1;
+      break;
+    }
+  }
+  if (d == NULL)
+    return 0;
+  uint32_t crc = 0;
+  for (uint64_t off = 0; off < ch->len; ) {
+    size_t n = ch->len - off < HASH_BUF ? ch->len - off : HASH_BUF;
+    if (h2k_pread_exact (job->fd, e->scratch, n, ch->dst + off,
+                         job->part ? job->part : job->name) == -1)
+      return -1;
+    crc = h2k_http_crc32c (crc, e->scratch, n);
+    off += n;
+  }
+  if (crc != d->crc) {
+    job->resume_rejected += ch->len;
+    return 0;
+  }
+  ch->state = CH_DONE;
+  ch->got = ch->len;
+  ch->crc = crc;
+  job->done += ch->len;
+  job->resumed_bytes += ch->len;
+  return 0;
+}
+
+/* Cut the segments into chunks and mark those the state file names and
+ * the file still holds as done. */
 static int
 build_chunks (struct h2k_http *e, struct h2k_http_job *job)
 {
@@ -392,16 +336,8 @@ build_chunks (struct h2k_http *e, struct h2k_http_job *job)
       ch->dst = s->dst + off;
       ch->len = s->len - off < c ? s->len - off : c;
       ch->state = CH_PENDING;
-      for (size_t j = 0; j < job->resumed.len; j++) {
-        const struct h2k_http_seg *r = &job->resumed.ptr[j];
-        if (r->src <= ch->src && ch->src + ch->len <= r->src + r->len) {
-          ch->state = CH_DONE;
-          ch->got = ch->len;
-          job->done += ch->len;
-          job->resumed_bytes += ch->len;
-          break;
-        }
-      }
+      if (job->resumed.len > 0 && resume_chunk (e, job, ch) == -1)
+        return -1;
       if (ch->state == CH_PENDING)
         job->npending++;
     }
@@ -477,6 +413,7 @@ put (struct h2k_http_req *r, struct h2k_http_chunk *c, const char *data,
   if (job->stream)
     memcpy (c->buf + c->got, data, n);
   else {
+    c->crc = h2k_http_crc32c (c->crc, data, n);
     uint64_t dst = c->dst + c->got;
     if (r->wlen > 0 && (r->wjob != job || r->wdst + r->wlen != dst))
       if (flush_wbuf (r) == -1)
@@ -558,10 +495,14 @@ chunk_complete (struct h2k_http_req *r, struct h2k_http_chunk *c)
     return flush_stream (job);
   if (advance_hash (e, job) == -1)
     return -1;
-  if (job->state
-      && h2k_http_now () - job->last_checkpoint >= e->o.checkpoint_interval
-      && checkpoint_async (e, job) == -1)
-    return -1;
+  if (job->state) {
+    double t = h2k_http_now ();
+    if (t - job->last_checkpoint >= e->o.checkpoint_interval) {
+      job->last_checkpoint = t;
+      if (h2k_http_resume_checkpoint (job) == -1)
+        return -1;
+    }
+  }
   return 0;
 }
 
@@ -1209,9 +1150,6 @@ h2k_http_run (struct h2k_http *e, struct h2k_http_job **jobs, size_t njobs)
       curl_multi_poll (e->multi, NULL, 0, timeout, NULL);
   }
 
-  /* Nothing may write a state file once the run is over (a completed
-   * file's state is removed by h2k_http_resume_commit). */
-  checkpoint_wait (e);
   if (e->fatal) {
     stop_all (e);
     for (size_t j = 0; j < njobs; j++)

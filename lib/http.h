@@ -40,10 +40,14 @@
  * calls "renew" once per session generation and the request is retried.
  *
  * Resumable files: h2k_http_resume_open keeps NAME.part and NAME.part.state
- * (the completed byte ranges, the remote size and validator, in JSON).  The
- * state is rewritten at most once a second, always after fdatasync of the
- * data, so a range it names is on disk even after a crash; on the next run
- * those ranges are not fetched again.
+ * (JSON: the remote size and validator, and each completed chunk with the
+ * CRC-32C of its bytes), rewritten at most once a second.  On the next run
+ * every chunk the state names is read back from NAME.part and checked
+ * against its CRC; those that match are not fetched again, the others are.
+ * So a crash that lost data the state had already named, or a NAME.part
+ * changed in between, cannot put a wrong byte into the result, and the
+ * transfer never has to wait for the disk: the only fsync is the one
+ * before NAME.part is renamed into place.
  *
  * Holes: with skip_zero, all-zero blocks (64 KiB, aligned on the
  * destination) are not written: skipped on a fresh sparse file, punched
@@ -103,6 +107,13 @@ struct h2k_http_seg {
 };
 DEFINE_VECTOR_TYPE (h2k_http_segs, struct h2k_http_seg);
 
+/* A completed chunk named by a state file. */
+struct h2k_http_done {
+  uint64_t off, len;
+  uint32_t crc;                 /* CRC-32C of its bytes */
+};
+DEFINE_VECTOR_TYPE (h2k_http_dones, struct h2k_http_done);
+
 /* Why transfers were retried; counted per job and in the engine. */
 struct h2k_http_faults {
   unsigned long connection;     /* connection refused, reset, closed */
@@ -131,8 +142,9 @@ struct h2k_http_job {
 
   /* Resume (h2k_http_resume_open). */
   char *path, *part, *state;    /* final name, NAME.part, NAME.part.state */
-  h2k_http_segs resumed;        /* done ranges read from the state (src) */
+  h2k_http_dones resumed;       /* chunks the state names */
   uint64_t state_chunk;         /* chunk size the state was written with */
+  uint64_t resume_rejected;     /* bytes it named that failed their CRC */
 
   /* Results and progress. */
   uint64_t total;               /* bytes the segments cover */
@@ -146,7 +158,7 @@ struct h2k_http_job {
 
   /* Private to the engine. */
   struct h2k_http_chunk *chunks;
-  size_t nchunks, scan, head, hash_idx, npending, nactive;
+  size_t nchunks, scan, head, hash_idx, npending, nactive, resume_hint;
   uint64_t chunk_size;
   bool uniform, no_range, dirty;
   double last_checkpoint;
@@ -186,7 +198,7 @@ int h2k_http_run (struct h2k_http *e, struct h2k_http_job **jobs,
  * PATH.part.state when it matches the remote file (same size and
  * validator), else starting afresh with a sparse file of the right size. */
 int h2k_http_resume_open (struct h2k_http_job *job, const char *path);
-/* Write the state now (after fdatasync of the data). */
+/* Write the state now. */
 int h2k_http_resume_checkpoint (struct h2k_http_job *job);
 /* fsync, rename PATH.part to PATH, remove the state file. */
 int h2k_http_resume_commit (struct h2k_http_job *job);

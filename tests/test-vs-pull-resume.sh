@@ -65,6 +65,23 @@ is "the rerun fetched only what the state did not name" \
   && pass "no .part or state file after completion" \
   || fail "no .part or state file after completion"
 
+# A chunk the state names but whose bytes changed on disk (a crash that
+# lost them, or a stray write) fails its CRC and is fetched again.
+rm -f "$out"
+vs-pull -j 4 --chunk-size 1M -o "$out" "$url" &
+pid=$!
+wait_done $((8 * 1024 * 1024)) || true
+kill -9 "$pid"
+wait "$pid" 2>/dev/null || true
+done_bytes=$(jq '[.done[][1]] | add // 0' "$out.part.state")
+first=$(jq '.done[0][0]' "$out.part.state")
+printf 'XYZ' | dd of="$out.part" bs=1 seek=$((first + 1000)) conv=notrunc status=none
+reset
+ok "rerun with a damaged chunk" vs-pull -v -j 8 --chunk-size 1M -o "$out" "$url"
+is "the damaged chunk was caught: the file is bit-identical" "$(sha256 "$out")" "$want"
+is "the rerun fetched the rest and the damaged chunk" "$(stats .bytes)" \
+  "$((size - done_bytes + 1024 * 1024))"
+
 # Ctrl-C: the state is written on the way out.
 rm -f "$out"
 vs-pull -j 2 --chunk-size 1M -o "$out" "$url" 2> "$tmp/int.err" &

@@ -199,6 +199,11 @@ pull_files (struct pull *p, struct h2k_http_job **jobs, size_t njobs,
     struct h2k_http_job *job = jobs[i];
     if (!job->complete)
       continue;
+    if (p->verbose && (job->resumed_bytes || job->resume_rejected))
+      h2k_warn ("%s: resumed %llu bytes that passed their CRC check; %llu "
+                "failed it and were fetched again", job->name,
+                (unsigned long long) job->resumed_bytes,
+                (unsigned long long) job->resume_rejected);
     if (check_digest (job, expect ? expect[i] : NULL) == -1) {
       /* Some byte is wrong and we cannot tell which: start afresh next
        * time. */
