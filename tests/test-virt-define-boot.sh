@@ -6,8 +6,11 @@
 # BOOT-OK marker on the serial console.
 #
 # The guest is as VMware leaves it: root on /dev/sda1 and only SATA and
-# VMware drivers in its initramfs, so the domain is written with
-# --bus sata (guest-fix is what makes virtio work).  It runs under TCG
+# VMware drivers in its initramfs, so the first domain is written with
+# --bus sata.  Then, when guest-fix is built, the whole end of a
+# migration: guest-fix on the same copy, the domain as virt-define writes
+# it by default (virtio disk and NIC), and the guest boots from /dev/vda1
+# with its NIC up.  It runs under TCG
 # (--virt-type qemu) because these machines have no usable KVM.  Two
 # things are changed in the XML for the test only, because the embedded
 # driver has neither a network driver nor a way to read a pty: the NIC
@@ -65,68 +68,100 @@ ok "it validates" bash -c "virt-xml-validate '$tmp/dom.xml' domain >/dev/null"
 ok "the disk is the qcow2 copy on SATA" \
   grep -q "<source file=\"$run/guest.qcow2\"/>" "$tmp/dom.xml"
 
-# The two test-only changes, each checked to have happened.
-sed -e 's#<interface type="network">#<interface type="user">#' \
-    -e '/<source network=/d' \
-    -e "s#<serial type=\"pty\">#<serial type=\"file\"><source path=\"$run/console.log\"/>#" \
-    -e "s#<console type=\"pty\">#<console type=\"file\"><source path=\"$run/console.log\"/>#" \
-    "$tmp/dom.xml" > "$run/boot.xml"
-is "test-only changes applied" \
-  "$(grep -c -e 'interface type="user"' -e "console.log" "$run/boot.xml")" 3
-ok "the test domain still validates" bash -c "virt-xml-validate '$run/boot.xml' domain >/dev/null"
+# for_test XML OUT NAME: the two test-only changes, each checked to have
+# happened.
+for_test ()
+{
+  sed -e 's#<interface type="network">#<interface type="user">#' \
+      -e '/<source network=/d' \
+      -e "s#<serial type=\"pty\">#<serial type=\"file\"><source path=\"$run/$3.log\"/>#" \
+      -e "s#<console type=\"pty\">#<console type=\"file\"><source path=\"$run/$3.log\"/>#" \
+      "$1" > "$2"
+  is "$3: test-only changes applied" \
+    "$(grep -c -e 'interface type="user"' -e "$3.log" "$2")" 3
+  ok "$3: the test domain still validates" bash -c "virt-xml-validate '$2' domain >/dev/null"
+}
 
-# The embedded driver's root; stdio_handler=file avoids needing virtlogd.
-mkdir -p "$run/root/etc"
-echo 'stdio_handler = "file"' > "$run/root/etc/qemu.conf"
-[ ${#as_user[@]} -eq 0 ] || chown -R 65534:65534 "$run"
+# boot NAME: start $run/NAME.xml with virt-qemu-run, wait for the marker
+# or a dead end, stop it; the marker line is left in $marker.  Both
+# virt-qemu-run and qemu are killed at exit whatever happens.
+stop_guest ()
+{
+  kill "$1" 2>/dev/null || true
+  local pidfile
+  for pidfile in "$run/$2-root"/run/qemu/*.pid; do
+    [ -f "$pidfile" ] || continue
+    sleep 2
+    kill "$(cat "$pidfile" 2>/dev/null)" 2>/dev/null || true
+  done
+  wait "$1" 2>/dev/null || true
+}
+boot ()
+{
+  local name=$1 vqr end
+  # The embedded driver's root; stdio_handler=file avoids virtlogd.
+  mkdir -p "$run/$name-root/etc"
+  echo 'stdio_handler = "file"' > "$run/$name-root/etc/qemu.conf"
+  [ ${#as_user[@]} -eq 0 ] || chown -R 65534:65534 "$run"
+  "${as_user[@]}" virt-qemu-run --root "$run/$name-root" "$run/$name.xml" \
+    > "$tmp/$name.run" 2>&1 &
+  vqr=$!
+  cleanup_fn stop_guest "$vqr" "$name"
+  end=$((SECONDS + ${H2K_BOOT_TIMEOUT:-900}))
+  while [ $SECONDS -lt $end ] && kill -0 "$vqr" 2>/dev/null; do
+    if grep -qaE 'BOOT-OK|ALERT!|Dropping to a shell|emergency mode|Kernel panic' \
+         "$run/$name.log" 2>/dev/null; then
+      sleep 2
+      break
+    fi
+    sleep 2
+  done
+  stop_guest "$vqr" "$name"
+  marker=$(grep -a '^BOOT-OK' "$run/$name.log" 2>/dev/null | tr -d '\r' | tail -n 1 || true)
+  if [ -n "$marker" ]; then
+    pass "$name: the guest booted from the domain: $marker"
+  else
+    fail "$name: the guest booted from the domain (no BOOT-OK after $((SECONDS))s)"
+    diag "$(tail -n 5 "$tmp/$name.run" 2>/dev/null)" \
+      "$(tail -c 1500 "$run/$name.log" 2>/dev/null | tr -d '\r')"
+  fi
+}
+
+for_test "$tmp/dom.xml" "$run/sata.xml" sata
 
 # libvirt's QEMU driver also turns it into a qemu command line (without
 # the NIC, for which domxml-to-native would want a tap device).
-sed '/<interface/,/<\/interface>/d' "$run/boot.xml" > "$run/argv.xml"
-[ ${#as_user[@]} -eq 0 ] || chown 65534 "$run/argv.xml"
+sed '/<interface/,/<\/interface>/d' "$run/sata.xml" > "$run/argv.xml"
+[ ${#as_user[@]} -eq 0 ] || chown -R 65534:65534 "$run"
 ok "virsh domxml-to-native gives a qemu command line" bash -c \
   "${as_user[*]@Q} virsh -c 'qemu:///embed?root=$run/argv-root' domxml-to-native qemu-argv '$run/argv.xml' > '$tmp/argv.txt'"
 ok "... with q35, the disk on SATA and boot index 1" bash -c \
   "grep -q 'pc-q35' '$tmp/argv.txt' && grep -q '\"driver\":\"ide-hd\",\"bus\":\"ide.0\"' '$tmp/argv.txt' && grep -q '\"bootindex\":1' '$tmp/argv.txt'"
 
-# Boot.  virt-qemu-run stays until it is stopped; stopping it destroys
-# the guest.  Both are killed at exit whatever happens.
-"${as_user[@]}" virt-qemu-run --root "$run/root" "$run/boot.xml" \
-  > "$tmp/run.log" 2>&1 &
-vqr=$!
-stop_guest ()
-{
-  kill "$vqr" 2>/dev/null || true
-  local pidfile q
-  for pidfile in "$run"/root/run/qemu/*.pid; do
-    [ -f "$pidfile" ] || continue
-    q=$(cat "$pidfile")
-    sleep 2
-    kill "$q" 2>/dev/null || true
-  done
-  wait "$vqr" 2>/dev/null || true
-}
-cleanup_fn stop_guest
-
-limit=${H2K_BOOT_TIMEOUT:-900}
-end=$((SECONDS + limit))
-while [ $SECONDS -lt $end ] && kill -0 "$vqr" 2>/dev/null; do
-  if grep -qaE 'BOOT-OK|ALERT!|Dropping to a shell|emergency mode|Kernel panic' \
-       "$run/console.log" 2>/dev/null; then
-    sleep 2
-    break
-  fi
-  sleep 2
-done
-stop_guest
-marker=$(grep -a '^BOOT-OK' "$run/console.log" 2>/dev/null | tr -d '\r' | tail -n 1 || true)
-if [ -n "$marker" ]; then
-  pass "the guest booted from the domain: $marker"
-else
-  fail "the guest booted from the domain (no BOOT-OK after $((SECONDS))s)"
-  diag "$(tail -n 5 "$tmp/run.log" 2>/dev/null)" "$(tail -c 1500 "$run/console.log" 2>/dev/null | tr -d '\r')"
-fi
+# 1. As VMware left it: SATA.
+boot sata
 case $marker in
-  *root=/dev/sda1*) pass "root found on the SATA disk (/dev/sda1)" ;;
-  *) fail "root found on the SATA disk (/dev/sda1): $marker" ;;
+  *root=/dev/sda1*) pass "sata: root found on the SATA disk (/dev/sda1)" ;;
+  *) fail "sata: root found on the SATA disk (/dev/sda1): $marker" ;;
+esac
+
+# 2. The whole migration: guest-fix on the copy, then the domain as
+# virt-define writes it by default (virtio disk and NIC, the MAC kept).
+if ! command -v guest-fix >/dev/null; then
+  skip "guest-fix is not built: no virtio boot after guest-fix"
+  exit 0
+fi
+ok "guest-fix fixes the copy" bash -c "guest-fix '$run/guest.qcow2' > '$tmp/fix.json'"
+ok "virt-define writes the default domain" bash -c \
+  "virt-define --virt-type qemu --graphics none < '$tmp/guest.json' > '$tmp/virtio.xml'"
+ok "... with the disk on virtio" grep -q '<target dev="vda" bus="virtio"/>' "$tmp/virtio.xml"
+for_test "$tmp/virtio.xml" "$run/virtio.xml" virtio
+boot virtio
+case $marker in
+  *root=/dev/vda1*) pass "virtio: root found on the virtio disk (/dev/vda1)" ;;
+  *) fail "virtio: root found on the virtio disk (/dev/vda1): $marker" ;;
+esac
+case $marker in
+  *up=*:up*) pass "virtio: the NIC is up" ;;
+  *) fail "virtio: the NIC is up: $marker" ;;
 esac

@@ -60,7 +60,7 @@ boot ()
   kill $pid 2>/dev/null || true
   local f
   for f in "$run/$name-root"/run/qemu/*.pid; do
-    [ -f "$f" ] && { sleep 2; kill "$(cat "$f")" 2>/dev/null || true; }
+    [ -f "$f" ] && { sleep 2; kill "$(cat "$f" 2>/dev/null)" 2>/dev/null || true; }
   done
   wait $pid 2>/dev/null || true
 }
