@@ -165,3 +165,7 @@ case $marker in
   *up=*:up*) pass "virtio: the NIC is up" ;;
   *) fail "virtio: the NIC is up: $marker" ;;
 esac
+case $marker in
+  *inet=*:[0-9]*) pass "virtio: the NIC got an address from DHCP (its MAC kept)" ;;
+  *) fail "virtio: the NIC got an address from DHCP: $marker" ;;
+esac
