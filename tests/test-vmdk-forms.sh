@@ -161,3 +161,22 @@ mkdir -p moved && cp chain/base.vmdk chain/base-flat.vmdk moved/
 sed 's|^parentFileNameHint=.*|parentFileNameHint="../somewhere/else/base.vmdk"|' chain/web-000001.vmdk > moved/web-000001.vmdk
 cp chain/web-000001-delta.vmdk moved/
 ok "a missing hint path falls back to the same directory" vmdk-flatten moved/web-000001.vmdk moved.raw
+
+# Many extent files (a split disk): more than a soft limit of 1024 open
+# files, which vmdk-flatten raises to the hard limit.
+mkdir many
+{
+  printf '# Disk DescriptorFile\nversion=1\nCID=11111111\nparentCID=ffffffff\ncreateType="twoGbMaxExtentFlat"\n'
+  for i in $(seq 1100); do
+    printf '%04d' "$i" | head -c 4096 > "many/e$i.bin"
+    truncate -s 4096 "many/e$i.bin"
+    echo "RW 8 FLAT \"e$i.bin\" 0"
+  done
+} > many/d.vmdk
+if [ "$(ulimit -Hn)" = unlimited ] || [ "$(ulimit -Hn)" -gt 1200 ]; then
+  ok "1100 extent files with a soft limit of 1024" bash -c 'ulimit -Sn 1024 && vmdk-flatten many/d.vmdk many.raw'
+  is "1100 extent files: size" "$(stat -c %s many.raw)" $((1100 * 4096))
+  is "1100 extent files: the last extent's data" "$(dd if=many.raw bs=4096 skip=1099 count=1 status=none | head -c 4)" 1100
+else
+  skip "hard limit on open files too low"
+fi

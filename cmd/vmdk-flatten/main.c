@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -132,6 +133,15 @@ main (int argc, char *argv[])
   if (!map && !check && strcmp (outpath, "-") == 0 && isatty (STDOUT_FILENO))
     h2k_die_status (2, "refusing to write a disk to a terminal: give OUTPUT "
                     "or redirect standard output");
+
+  /* Every extent file of every layer stays open: a Workstation chain of
+   * split ("twoGbMaxExtent") disks holds hundreds of files per layer, more
+   * than the usual soft limit of 1024 descriptors. */
+  struct rlimit rl;
+  if (getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit (RLIMIT_NOFILE, &rl);
+  }
 
   struct h2k_bdev *bd;
   if (h2k_chain_open (input, "vmdk", flags, &bd) == -1)
