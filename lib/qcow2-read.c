@@ -21,6 +21,7 @@
 #include "cleanup.h"
 #include "die.h"
 #include "qcow2-format.h"
+#include "vhd-util.h"
 #include "xio.h"
 
 #define L2_CACHE_BYTES (4 * 1024 * 1024)
@@ -609,19 +610,38 @@ static int
 qcow2_extents (struct h2k_bdev *bd, uint64_t offset, uint64_t length,
                struct h2k_extent_vector *out)
 {
+  struct qcow2 *q = bd->data;
   uint64_t end = offset + length;
 
   while (offset < end) {
     enum ctype type;
-    uint64_t entry, run, host;
+    uint64_t entry, run, host = 0;
     if (lookup (bd, offset, &type, &entry, &run, &host) == -1)
       return -1;
     if (run > end - offset)
       run = end - offset;
-    enum h2k_extent_type t = type == C_HOLE ? H2K_EXTENT_HOLE
-      : type == C_ZERO ? H2K_EXTENT_ZERO : H2K_EXTENT_DATA;
-    if (h2k_bdev_add_extent (out, offset, run, t) == -1)
-      return -1;
+    if (type == C_DATA) {
+      /* Clusters contiguous in the file are asked about at once: which
+       * parts of them the file really holds (a preallocated image's
+       * unwritten clusters are holes, and read as zeros). */
+      while (offset + run < end) {
+        enum ctype t2;
+        uint64_t e2, r2, h2 = 0;
+        if (lookup (bd, offset + run, &t2, &e2, &r2, &h2) == -1)
+          return -1;
+        if (t2 != C_DATA || h2 != host + run)
+          break;
+        run += r2 < end - offset - run ? r2 : end - offset - run;
+      }
+      if (h2k_host_extents (q->fd, bd->path, host, run, offset, out) == -1)
+        return -1;
+    }
+    else {
+      enum h2k_extent_type t = type == C_HOLE ? H2K_EXTENT_HOLE
+        : type == C_ZERO ? H2K_EXTENT_ZERO : H2K_EXTENT_DATA;
+      if (h2k_bdev_add_extent (out, offset, run, t) == -1)
+        return -1;
+    }
     offset += run;
   }
   return 0;

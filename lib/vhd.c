@@ -522,6 +522,10 @@ static int
 extent_run (struct h2k_bdev *bd, uint64_t offset, uint64_t length,
             enum h2k_extent_type type, uint64_t fileoff, void *opaque)
 {
+  struct vhd *v = bd->data;
+  /* Allocated sectors the file holds as holes read as zeros. */
+  if (type == H2K_EXTENT_DATA)
+    return h2k_host_extents (v->fd, bd->path, fileoff, length, offset, opaque);
   return h2k_bdev_add_extent (opaque, offset, length, type);
 }
 

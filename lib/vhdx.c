@@ -554,6 +554,14 @@ static int
 extent_run (struct h2k_bdev *bd, uint64_t offset, uint64_t length,
             enum h2k_extent_type type, uint64_t fileoff, void *opaque)
 {
+  struct vhdx *v = bd->data;
+  /* Data the file does not really hold (holes of a preallocated or
+   * sparse-copied file) reads as zeros; the log's replayed writes and
+   * anything past the physical end are not in the file's holes map. */
+  if (type == H2K_EXTENT_DATA && fileoff + length <= v->f.physical_size
+      && (v->f.overlay.len == 0 || fileoff >= v->f.overlay_end
+          || fileoff + length <= v->f.overlay_start))
+    return h2k_host_extents (v->f.fd, bd->path, fileoff, length, offset, opaque);
   return h2k_bdev_add_extent (opaque, offset, length, type);
 }
 

@@ -15,7 +15,10 @@ for spec in vhdx:2T vpc:2000G qcow2:2T; do
   fmt=${spec%%:*} size=${spec#*:}
   qemu-img create -q -f "$fmt" big.img "$size"
   qemu-io -f "$fmt" -c 'write -P 0x77 1G 4M' -c 'write -P 0x78 1000G 1M' big.img >/dev/null
-  is "$fmt $size: two data extents" "$("$cat" --map big.img | grep -c data)" 2
+  # 5 MiB written; the map may round to the host file's pages.
+  data=$("$cat" --map big.img | awk '$3 == "data" { n += $2 } END { print n + 0 }')
+  ok "$fmt $size: $data bytes of data in the map" \
+    test "$data" -ge $((5 << 20)) -a "$data" -lt $((6 << 20))
   if /usr/bin/time -f %M -o rss "$cat" big.img big.raw 2>err; then
     pass "$fmt $size: read in full"
     ok "$fmt $size: the data is where qemu-io wrote it" python3 -c '

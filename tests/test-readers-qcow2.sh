@@ -69,6 +69,14 @@ compare "zero clusters" zc.qcow2
 is "extents: data, zero, data, hole, zero, hole" "$("$cat" --map zc.qcow2 | tr '\n' ' ')" \
   "0 1048576 data 1048576 1048576 zero 2097152 2097152 data 4194304 2097152 hole 6291456 65536 zero 6356992 2031616 hole "
 
+# Preallocated metadata: clusters allocated but never written are holes
+# of the file, and the map says they read as zeros.
+qemu-img create -q -f qcow2 -o preallocation=metadata pre.qcow2 5M
+qemu-io -c 'write -P 3 1M 1M' pre.qcow2 >/dev/null
+compare "preallocation=metadata" pre.qcow2
+is "preallocated but unwritten clusters map as zero" "$("$cat" --map pre.qcow2 | tr '\n' ' ')" \
+  "0 1048576 zero 1048576 1048576 data 2097152 3145728 zero "
+
 # Backing chains: raw base <- qcow2 (zlib compressed) <- qcow2 v2 <- qcow2
 # larger than its backing file, with zero clusters hiding the base.
 qemu-img create -q -f raw base.raw 6M

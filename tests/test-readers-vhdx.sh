@@ -59,6 +59,14 @@ qemu-io -f vhdx -c 'write -P 0x55 1M 1M' m.vhdx >/dev/null
 is "dynamic vhdx extents" "$("$cat" --map m.vhdx | tr '\n' ' ')" \
   "0 1048576 hole 1048576 1048576 data 2097152 6291456 hole "
 
+# A fixed VHDX: every block present, but the unwritten ones are holes of
+# the file and map as zeros.
+qemu-img create -q -f vhdx -o subformat=fixed,block_size=1M fx.vhdx 5M
+qemu-io -f vhdx -c 'write -P 3 1M 1M' fx.vhdx >/dev/null
+compare "fixed vhdx with unwritten blocks" fx.vhdx
+is "fixed vhdx: unwritten blocks map as zero" "$("$cat" --map fx.vhdx | tr '\n' ' ')" \
+  "0 1048576 zero 1048576 1048576 data 2097152 3145728 zero "
+
 # Log replay, in memory: two entries of the active sequence and a stale
 # one that must not be replayed.  qemu-img replays the log itself when it
 # may write (check -r all on a copy): both must agree.
