@@ -6,8 +6,8 @@
 #   bench/img-convert.sh [WORKDIR]     (default: $H2K_CACHE or ~/.cache/h2k-bench)
 #
 # Three cases: uncompressed qcow2, zlib-compressed (qemu-img convert -c),
-# zstd-compressed.  Each tool runs twice on a warm page cache; the faster run
-# is kept.  Prints a Markdown table: wall time, CPU time (user+sys), peak
+# zstd-compressed.  The tools alternate, RUNS times each (default 3), on a
+# warm page cache; the fastest run of each is kept.  Prints a Markdown table: wall time, CPU time (user+sys), peak
 # RSS from /usr/bin/time -v, output size, and the wall-time ratio.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -40,40 +40,42 @@ PY
   rm -f bench.raw
 fi
 
-# measure NAME CMD...: run twice, keep the faster; sets $wall $cpu $rss $osize.
-measure ()
+# once CMD...: one run; sets $w $c $r (wall, CPU, peak RSS) and checks
+# the output with qemu-img.
+once ()
 {
-  local name=$1 best= b_cpu b_rss; shift
-  for run in 1 2; do
-    rm -f out.qcow2
-    /usr/bin/time -v -o time.txt "$@" > /dev/null
-    local w c r
-    w=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i]; print s }' time.txt)
-    c=$(awk -F': ' '/User time/ { u = $2 } /System time/ { s = $2 } END { printf "%.2f", u + s }' time.txt)
-    r=$(awk -F': ' '/Maximum resident set size/ { printf "%.1f", $2 / 1024 }' time.txt)
-    if [ -z "$best" ] || awk -v a="$w" -v b="$best" 'BEGIN { exit !(a < b) }'; then
-      best=$w; b_cpu=$c; b_rss=$r
-    fi
-  done
-  wall=$best cpu=$b_cpu rss=$b_rss
+  rm -f out.qcow2
+  /usr/bin/time -v -o time.txt "$@" > /dev/null
+  w=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i]; print s }' time.txt)
+  c=$(awk -F': ' '/User time/ { u = $2 } /System time/ { s = $2 } END { printf "%.2f", u + s }' time.txt)
+  r=$(awk -F': ' '/Maximum resident set size/ { printf "%.1f", $2 / 1024 }' time.txt)
   osize=$(du -m --apparent-size out.qcow2 | cut -f1)
   qemu-img check -q out.qcow2
   qemu-img compare -q "$src" out.qcow2
 }
 
+less () { awk -v a="$1" -v b="$2" 'BEGIN { exit !(b == "" || a < b) }'; }
+
 echo "| case | tool | wall (s) | CPU (s) | peak RSS (MiB) | output (MiB) | qemu-img / img-convert wall |"
 echo "|---|---|---:|---:|---:|---:|---:|"
+# row CASE QEMU-OPTS... -- IMG-CONVERT-OPTS...: the two tools alternate,
+# RUNS times each (the machine is shared: alternating spreads the noise
+# evenly), and the fastest run of each is reported.
+RUNS=${RUNS:-3}
 row ()
 {
   local case=$1; shift
-  local qopts=() iopts=()
+  local qopts=() iopts=() qw= qc qr qs iw= ic ir is
   while [ "$1" != -- ]; do qopts+=("$1"); shift; done; shift
   iopts=("$@")
-  measure qemu qemu-img convert -O qcow2 "${qopts[@]}" "$src" out.qcow2
-  local qw=$wall
-  echo "| $case | qemu-img convert ${qopts[*]} | $wall | $cpu | $rss | $osize | |"
-  measure ours "$bin/img-convert" "${iopts[@]}" "$src" out.qcow2
-  echo "| $case | img-convert ${iopts[*]} | $wall | $cpu | $rss | $osize | $(awk -v a="$qw" -v b="$wall" 'BEGIN { printf "%.2fx", a / b }') |"
+  for run in $(seq "$RUNS"); do
+    once qemu-img convert -O qcow2 "${qopts[@]}" "$src" out.qcow2
+    if less "$w" "$qw"; then qw=$w qc=$c qr=$r qs=$osize; fi
+    once "$bin/img-convert" "${iopts[@]}" "$src" out.qcow2
+    if less "$w" "$iw"; then iw=$w ic=$c ir=$r is=$osize; fi
+  done
+  echo "| $case | qemu-img convert ${qopts[*]} | $qw | $qc | $qr | $qs | |"
+  echo "| $case | img-convert ${iopts[*]} | $iw | $ic | $ir | $is | $(awk -v a="$qw" -v b="$iw" 'BEGIN { printf "%.2fx", a / b }') |"
 }
 row "uncompressed" --
 row "zlib" -c -- -c

@@ -155,6 +155,39 @@ bad "qcow2 input with an unknown incompatible feature" "incompatible" q-incompat
 head -c 50 q.qcow2 > q-short.qcow2
 bad "qcow2 input with a truncated header" "q-short.qcow2" -f qcow2 q-short.qcow2
 
+# VHD, VHDX and VMDK inputs whose checksums or tables lie.
+qemu-img create -q -f vpc -o subformat=dynamic v.vhd 10M
+qemu-io -f vpc -c 'write -P 1 0 1M' v.vhd > /dev/null
+qemu-img create -q -f vhdx v.vhdx 10M
+qemu-img create -q -f vmdk -o subformat=monolithicSparse m.vmdk 10M
+qemu-io -f vmdk -c 'write -P 1 0 1M' m.vmdk > /dev/null
+python3 - <<'PY'
+import struct
+b = bytearray(open('v.vhd', 'rb').read())
+for off in (0, len(b) - 512):           # both copies of the footer
+    b[off + 64] ^= 0xff
+open('v-sum.vhd', 'wb').write(b)
+b = bytearray(open('v.vhd', 'rb').read())
+dyn = struct.unpack_from('>Q', b, 16)[0]
+bat = struct.unpack_from('>Q', b, dyn + 16)[0]
+struct.pack_into('>I', b, bat, 0x7ffffff0)   # block 0 far beyond the file
+open('v-bat.vhd', 'wb').write(b)
+b = bytearray(open('v.vhdx', 'rb').read())
+for off in (64 << 10, 128 << 10):       # both headers
+    b[off + 4] ^= 0xff
+open('v-crc.vhdx', 'wb').write(b)
+b = bytearray(open('m.vmdk', 'rb').read())
+gd = struct.unpack_from('<Q', b, 56)[0]
+gt = struct.unpack_from('<I', b, gd * 512)[0]
+struct.pack_into('<I', b, gt * 512, 0x7ffffff0)  # grain 0 far beyond the file
+open('m-gte.vmdk', 'wb').write(b)
+PY
+bad "VHD with a bad footer checksum" "v-sum.vhd: VHD footer checksum mismatch" v-sum.vhd
+bad "VHD with a BAT entry out of bounds" "v-bat.vhd" v-bat.vhd
+bad "VHDX with both headers' CRC-32C wrong" "v-crc.vhdx: no valid VHDX header" v-crc.vhdx
+bad "VMDK with a grain table entry out of bounds" "m-gte.vmdk" m-gte.vmdk
+bad "VMDK with a grain table entry out of bounds, compressed output" "m-gte.vmdk" -c m-gte.vmdk
+
 # OVAs.
 mkovf () { # mkovf FILE [EXTRA-FILE-ATTRS] [HREF]
   cat > "$1" <<XML
