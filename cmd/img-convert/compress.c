@@ -24,10 +24,8 @@ struct codec {
 struct cpool {
   pthread_mutex_t lock;
   pthread_cond_t work;        /* a batch was submitted, or quit */
-  pthread_cond_t done;        /* the batch is complete */
-  struct cjob *jobs;
-  size_t njobs, next, finished;
-  unsigned long generation;
+  pthread_cond_t done;        /* a batch is complete */
+  struct cbatch *head, *tail; /* batches with jobs not yet handed out */
   bool quit;
   bool failed;
   char errmsg[256];
@@ -133,7 +131,6 @@ worker (void *arg)
   struct cpool *p = arg;
   struct codec c;
   bool ok = codec_init (&c, p->type, p->level) == 0;
-  unsigned long seen = 0;
 
   pthread_mutex_lock (&p->lock);
   if (!ok && !p->failed) {
@@ -141,23 +138,27 @@ worker (void *arg)
     snprintf (p->errmsg, sizeof p->errmsg, "%s", h2k_errmsg ());
   }
   for (;;) {
-    while (!p->quit && (p->generation == seen || p->next >= p->njobs))
+    while (!p->quit && p->head == NULL)
       pthread_cond_wait (&p->work, &p->lock);
     if (p->quit)
       break;
-    seen = p->generation;
-    while (p->next < p->njobs) {
-      struct cjob *j = &p->jobs[p->next++];
-      pthread_mutex_unlock (&p->lock);
-      int r = ok ? codec_run (&c, j, p->cluster_size) : -1;
-      pthread_mutex_lock (&p->lock);
-      if (r == -1 && !p->failed) {
-        p->failed = true;
-        snprintf (p->errmsg, sizeof p->errmsg, "%s", h2k_errmsg ());
-      }
-      if (++p->finished == p->njobs)
-        pthread_cond_signal (&p->done);
+    struct cbatch *b = p->head;
+    struct cjob *j = &b->jobs[b->next++];
+    if (b->next == b->n) {
+      /* Every job of this batch is handed out: dequeue it. */
+      p->head = b->qnext;
+      if (p->head == NULL)
+        p->tail = NULL;
     }
+    pthread_mutex_unlock (&p->lock);
+    int r = ok ? codec_run (&c, j, p->cluster_size) : -1;
+    pthread_mutex_lock (&p->lock);
+    if (r == -1 && !p->failed) {
+      p->failed = true;
+      snprintf (p->errmsg, sizeof p->errmsg, "%s", h2k_errmsg ());
+    }
+    if (++b->finished == b->n)
+      pthread_cond_broadcast (&p->done);
   }
   pthread_mutex_unlock (&p->lock);
   codec_free (&c);
@@ -197,24 +198,28 @@ cpool_new (unsigned threads, int type, int level, size_t cluster_size)
 }
 
 void
-cpool_submit (struct cpool *p, struct cjob *jobs, size_t n)
+cpool_submit (struct cpool *p, struct cbatch *b)
 {
+  b->next = b->finished = 0;
+  b->qnext = NULL;
+  if (b->n == 0)
+    return;
   pthread_mutex_lock (&p->lock);
-  p->jobs = jobs;
-  p->njobs = n;
-  p->next = p->finished = 0;
-  p->generation++;
+  if (p->tail)
+    p->tail->qnext = b;
+  else
+    p->head = b;
+  p->tail = b;
   pthread_cond_broadcast (&p->work);
   pthread_mutex_unlock (&p->lock);
 }
 
 int
-cpool_wait (struct cpool *p)
+cpool_wait (struct cpool *p, struct cbatch *b)
 {
   pthread_mutex_lock (&p->lock);
-  while (p->finished < p->njobs)
+  while (b->finished < b->n)
     pthread_cond_wait (&p->done, &p->lock);
-  p->njobs = p->next = p->finished = 0;
   bool failed = p->failed;
   pthread_mutex_unlock (&p->lock);
   if (failed)

@@ -25,16 +25,27 @@ struct cjob {
   enum cjob_kind kind;
 };
 
+/* A batch of jobs.  Several batches may be queued: the threads work
+ * through them in submission order, so they never wait for the writer as
+ * long as one batch is queued behind the one it is collecting. */
+struct cbatch {
+  struct cjob *jobs;
+  size_t n;
+  /* Owned by the pool between submit and wait: */
+  size_t next, finished;
+  struct cbatch *qnext;
+};
+
 struct cpool;
 
 /* TYPE is QCOW2_COMPRESSION_ZLIB or _ZSTD; LEVEL 0 means the default. */
 struct cpool *cpool_new (unsigned threads, int type, int level,
                          size_t cluster_size);
-/* Start compressing JOBS[0..n); they must stay valid until cpool_wait. */
-void cpool_submit (struct cpool *p, struct cjob *jobs, size_t n);
-/* Wait for the batch submitted last; returns -1 with h2k_seterr if a codec
- * failed. */
-int cpool_wait (struct cpool *p);
+/* Queue B (B->jobs[0..B->n)); the jobs must stay valid until cpool_wait. */
+void cpool_submit (struct cpool *p, struct cbatch *b);
+/* Wait until every job of B is done; returns -1 with h2k_seterr if a
+ * codec failed. */
+int cpool_wait (struct cpool *p, struct cbatch *b);
 void cpool_free (struct cpool *p);
 
 /* The level used when the user gives none. */

@@ -35,17 +35,21 @@
 #include "sink.h"
 #include "xio.h"
 
-/* Bytes of guest data per compression batch; two batches are in flight. */
-#define BATCH_BYTES (4u << 20)
+/* Bytes of guest data per compression batch, and the number of batches:
+ * one being filled, the others queued for or being compressed. */
+#define BATCH_BYTES (2u << 20)
+#define NBATCH 4
 #define MAX_IOV 1024
 #define REFCOUNT_MAX 0xffff     /* refcount_order 4: 16-bit counts */
 
 struct batch {
   size_t len;
+  bool inflight;            /* submitted, not yet collected */
   uint64_t *gidx;           /* guest cluster index of each slot */
   unsigned char *in;        /* len * cs bytes */
   unsigned char *out;
   struct cjob *jobs;
+  struct cbatch cb;
 };
 
 struct qw {
@@ -81,11 +85,12 @@ struct qw {
   uint64_t pend_gidx;
   bool pend_used;
 
-  /* Compressed: two batches, one being filled, one being compressed. */
+  /* Compressed: a ring of batches.  b[cur] is being filled; the ones
+   * after it (in ring order) that are in flight are collected oldest
+   * first. */
   struct cpool *pool;
-  struct batch b[2];
+  struct batch b[NBATCH];
   int cur;
-  bool inflight;
   size_t batch_cap;
 
   /* Output gathered into one pwritev per contiguous run. */
@@ -388,16 +393,15 @@ batch_free (struct batch *b)
   free (b->out);
 }
 
-/* Wait for the batch in flight and append its clusters in order. */
+/* Wait for batch B and append its clusters in order. */
 static int
-collect (struct qw *w)
+collect (struct qw *w, struct batch *b)
 {
-  if (!w->inflight)
+  if (!b->inflight)
     return 0;
-  w->inflight = false;
-  if (cpool_wait (w->pool) == -1)
+  b->inflight = false;
+  if (cpool_wait (w->pool, &b->cb) == -1)
     return h2k_seterr_prefix ("%s", w->name);
-  struct batch *b = &w->b[1 - w->cur];
   for (size_t i = 0; i < b->len; i++) {
     struct cjob *j = &b->jobs[i];
     int r = 0;
@@ -412,21 +416,32 @@ collect (struct qw *w)
   return io_flush (w);
 }
 
-/* Hand the batch being filled to the threads and switch to the other. */
+/* Queue the batch being filled and move to the next one in the ring,
+ * collecting it first if it is still in flight (the oldest one). */
 static int
 submit (struct qw *w)
 {
   struct batch *b = &w->b[w->cur];
-  if (collect (w) == -1)
-    return -1;
-  if (b->len == 0)
-    return 0;
-  for (size_t i = 0; i < b->len; i++)
-    b->jobs[i] = (struct cjob) { .in = b->in + i * w->cs,
-                                 .out = b->out + i * w->cs };
-  cpool_submit (w->pool, b->jobs, b->len);
-  w->inflight = true;
-  w->cur = 1 - w->cur;
+  if (b->len > 0) {
+    for (size_t i = 0; i < b->len; i++)
+      b->jobs[i] = (struct cjob) { .in = b->in + i * w->cs,
+                                   .out = b->out + i * w->cs };
+    b->cb.jobs = b->jobs;
+    b->cb.n = b->len;
+    cpool_submit (w->pool, &b->cb);
+    b->inflight = true;
+  }
+  w->cur = (w->cur + 1) % NBATCH;
+  return collect (w, &w->b[w->cur]);
+}
+
+/* Collect everything in flight, oldest first. */
+static int
+drain (struct qw *w)
+{
+  for (int i = 1; i <= NBATCH; i++)
+    if (collect (w, &w->b[(w->cur + i) % NBATCH]) == -1)
+      return -1;
   return 0;
 }
 
@@ -511,7 +526,7 @@ qw_finish (struct sink *s, uint64_t size)
   struct qw *w = (struct qw *) s;
 
   if (w->compress) {
-    if (submit (w) == -1 || collect (w) == -1)
+    if (submit (w) == -1 || drain (w) == -1)
       return -1;
   }
   else if (flush_pending (w) == -1)
@@ -613,8 +628,8 @@ qw_free (struct sink *s)
   if (w == NULL)
     return;
   cpool_free (w->pool);
-  batch_free (&w->b[0]);
-  batch_free (&w->b[1]);
+  for (int i = 0; i < NBATCH; i++)
+    batch_free (&w->b[i]);
   free (w->rb);
   free (w->reftable);
   free (w->l1);
@@ -670,9 +685,9 @@ qcow2_sink_new (int fd, const char *name, const struct qcow2_options *opt,
       w->batch_cap = opt->threads;
     if (w->batch_cap < 1)
       w->batch_cap = 1;
-    if (batch_alloc (&w->b[0], w->batch_cap, w->cs) == -1
-        || batch_alloc (&w->b[1], w->batch_cap, w->cs) == -1)
-      goto fail;
+    for (int i = 0; i < NBATCH; i++)
+      if (batch_alloc (&w->b[i], w->batch_cap, w->cs) == -1)
+        goto fail;
     int level = opt->level ? opt->level
       : compress_default_level (opt->compression_type);
     w->pool = cpool_new (opt->threads, opt->compression_type, level, w->cs);
