@@ -57,7 +57,6 @@ cowd_lookup (struct vmdk_sparse *sp, uint64_t grain, struct vmdk_grain *g)
 }
 
 static const struct vmdk_sparse_ops cowd_ops = {
-  .kind = "COWD",
   .lookup = cowd_lookup,
 };
 

@@ -95,7 +95,6 @@ ses_lookup (struct vmdk_sparse *sp, uint64_t grain, struct vmdk_grain *g)
 }
 
 static const struct vmdk_sparse_ops ses_ops = {
-  .kind = "seSparse",
   .lookup = ses_lookup,
 };
 

@@ -69,13 +69,11 @@ struct vmdk_grain {
 struct vmdk_sparse;
 
 struct vmdk_sparse_ops {
-  const char *kind;   /* for messages: "hosted sparse", "COWD", "seSparse" */
   /* Map GRAIN (< sp->ngrains) to its state, checking every table entry
    * it reads against the file's bounds. */
   int (*lookup) (struct vmdk_sparse *sp, uint64_t grain, struct vmdk_grain *g);
   /* Inflate compressed GRAIN whose record starts at OFF into sp->zbuf. */
   int (*read_compressed) (struct vmdk_sparse *sp, uint64_t grain, uint64_t off);
-  void (*free) (struct vmdk_sparse *sp);
 };
 
 struct vmdk_sparse {
@@ -89,12 +87,11 @@ struct vmdk_sparse {
   struct vmdk_tcache gd, gt;
   /* The last decompressed grain (streamOptimized reads it piecewise). */
   unsigned char *zbuf, *cbuf;
-  size_t cbuf_size;
   uint64_t zgrain;
   /* Embedded descriptor text (hosted sparse only), or NULL. */
   char *desc_text;
   size_t desc_len;
-  void *priv;
+  void *priv;             /* the format's state, freed with free() */
 };
 
 /* Open the sparse extent in FD (KDMV, COWD or seSparse, by magic).  FD is

@@ -137,7 +137,6 @@ kdmv_read_compressed (struct vmdk_sparse *sp, uint64_t grain, uint64_t off)
     sp->zbuf = malloc (sp->grain_bytes);
     if (sp->cbuf == NULL || sp->zbuf == NULL)
       return h2k_seterr ("%s: out of memory", sp->path);
-    sp->cbuf_size = limit;
   }
   if (h2k_pread_exact (sp->fd, sp->cbuf, size, off + hlen, sp->path) == -1)
     return -1;
@@ -159,13 +158,11 @@ kdmv_read_compressed (struct vmdk_sparse *sp, uint64_t grain, uint64_t off)
 }
 
 static const struct vmdk_sparse_ops kdmv_ops = {
-  .kind = "hosted sparse",
   .lookup = kdmv_lookup,
   .read_compressed = kdmv_read_compressed,
 };
 
 static const struct vmdk_sparse_ops kdmv_plain_ops = {
-  .kind = "hosted sparse",
   .lookup = kdmv_lookup,
 };
 

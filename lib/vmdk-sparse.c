@@ -128,8 +128,6 @@ vmdk_sparse_free (struct vmdk_sparse *sp)
 {
   if (sp == NULL)
     return;
-  if (sp->ops && sp->ops->free)
-    sp->ops->free (sp);
   free (sp->priv);
   vmdk_tcache_free (&sp->gd);
   vmdk_tcache_free (&sp->gt);
