@@ -410,7 +410,7 @@ read_nics (const struct vmx *v, struct vd_source *src)
   }
 
   for (int f = 0; f < 4; f++) {
-    char label[16];
+    char label[24];
     snprintf (label, sizeof label, "floppy%d", f);
     if (is_true (getf (v, "%s.present", label))
         && vd_source_add_removable (src, "floppy", label) == -1)
