@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # guest-fix on the VMware-like Debian guest with root on LVM and /boot on
 # /dev/sda1: the /boot line of fstab becomes UUID=, the LVM root is left
-# alone, and the guest boots on virtio afterwards.
+# alone, and the guest boots on virtio afterwards (and not before).
 . "$(dirname "$0")/functions.sh"
 . "$H2K_TOP/tests/guests/check.sh"
 requires guestfish --version
@@ -10,6 +10,19 @@ requires qemu-img --version
 requires jq --version
 
 img=$(guest_image debian-lvm)
+
+if boots_enabled; then
+  if boot_guest --bus virtio "$img" "$tmp/before.log" >/dev/null 2>&1; then
+    fail "before: booted from virtio-blk without the fix"
+  elif grep -qa 'ALERT!  /dev/mapper/vg0-root does not exist' "$tmp/before.log"; then
+    pass "before: no boot from virtio-blk (initramfs: vg0-root does not exist)"
+  else
+    fail "before: virtio boot failed in an unexpected way"
+    diag "$(tail -n 5 "$tmp/before.log")"
+  fi
+else
+  skip "boot before the fix (only in the normal run)"
+fi
 disk=$tmp/guest.qcow2
 convert_copy "$img" "$disk"
 
