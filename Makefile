@@ -127,7 +127,7 @@ DEPS = build-essential pkg-config libcurl4-openssl-dev libxml2-dev \
   libarchive-dev libssl-dev libjson-c-dev jq qemu-utils qemu-system-x86 \
   libvirt-clients libvirt-daemon-driver-qemu golang-go golang-github-vmware-govmomi-dev debootstrap \
   ovmf libhivex-bin fdisk e2fsprogs valgrind curl openssl bzip2 unzip lvm2 \
-  time python3 initramfs-tools-core virt-v2v nbdkit
+  time python3 initramfs-tools-core virt-v2v nbdkit libnbd-bin
 
 deps:
 	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \

@@ -16,6 +16,14 @@ requires lsinitramfs --help
 img=$(guest_image debian-dracut)
 disk=$tmp/guest.qcow2
 convert_copy "$img" "$disk"
+# A UEFI leftover to exercise the EFI fallback: an ESP layout with shim
+# and GRUB under EFI/debian and no EFI/BOOT/BOOTX64.EFI, as a guest booted
+# by a VMware NVRAM entry has it.
+guestfish --format=qcow2 -a "$disk" -i <<'GF'
+mkdir-p /boot/efi/EFI/debian
+write /boot/efi/EFI/debian/shimx64.efi "phony shim"
+write /boot/efi/EFI/debian/grubx64.efi "phony grub"
+GF
 
 ok "guest-fix exits 0" sh -c 'guest-fix "$1" > "$2"' _ "$disk" "$tmp/report.json"
 r=$tmp/report.json
@@ -29,6 +37,9 @@ ok "report: the dracut configuration was written" \
 kver=$(jq -r '.guest.kernels[0]' "$r")
 ok "every claim of the report read back with libguestfs" \
   check_claims "$r" "$disk" "/boot/initrd.img-$kver"
+ok "report: the EFI fallback loader is shim, with GRUB beside it" \
+  jqt '[.fixes[] | select(.name == "bootloader") | .changes[] | select(.action == "create") | .file] == ["/boot/efi/EFI/BOOT/BOOTX64.EFI", "/boot/efi/EFI/BOOT/grubx64.efi"]' "$r"
+ok "readback: BOOTX64.EFI is the shim" grep -qx 'phony shim' "$(readback_path /boot/efi/EFI/BOOT/BOOTX64.EFI)"
 ok "readback: the dracut configuration adds virtio_blk" \
   grep -q 'add_drivers+=.*virtio_blk' "$(readback_path /etc/dracut.conf.d/90-h2k-virtio.conf)"
 ok "readback: the initramfs holds virtio_blk" \
