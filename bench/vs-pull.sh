@@ -154,4 +154,46 @@ read -r w r < <(best "$want_big" vs-pull -j 1 -o "$work/out/f" "$pull_src")
 row "vs-pull -j 1" "$bytes" "$w" "$r" "$curl_wall"
 read -r w r < <(best "$want_big" vs-pull -j 4 -o "$work/out/f" "$pull_src")
 row "vs-pull -j 4" "$bytes" "$w" "$r" "$curl_wall"
+
+# The same into tmpfs, where neither write-back nor fsync costs anything:
+# what is left is the client's own work (TLS, checks, CRC, pwrite).
+if [ -d /dev/shm ] && [ "$(df -k --output=avail /dev/shm | tail -1)" -gt $((size_mib * 1024 + 65536)) ]; then
+  echo
+  echo "Into tmpfs (/dev/shm): the client's own cost (best of 5; CPU = user + system seconds)"
+  echo
+  echo "| client | wall s | MiB/s | CPU s | speed vs curl |"
+  echo "|---|---|---|---|---|"
+  shm=$(mktemp -d /dev/shm/h2k-bench.XXXXXX)
+  trap 'rm -rf "$shm"; stop_server; [ -z "$sim_pid" ] || kill "$sim_pid"' EXIT
+  cpu_best () {
+    local b= bc=
+    for _ in 1 2 3 4 5; do
+      rm -f "$shm/f"
+      /usr/bin/time -f '%e %U %S' -o "$work/time" "$@" > /dev/null
+      read -r w u s < "$work/time"
+      echo "bench: tmpfs $1 ${2:-}: $w s" >&2
+      if [ -z "$b" ] || awk -v a="$w" -v b="$b" 'BEGIN { exit !(a < b) }'; then
+        b=$w bc=$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }')
+      fi
+    done
+    [ "$(sha256sum "$shm/f" | cut -d' ' -f1)" = "$want_big" ] || { echo "bench: wrong result" >&2; exit 1; }
+    rm -f "$shm/f"
+    echo "$b $bc"
+  }
+  tcurl=()
+  for a in "${curl_cmd[@]}"; do
+    [ "$a" = "$work/out/f" ] && a=$shm/f
+    tcurl+=("$a")
+  done
+  read -r w c < <(cpu_best "${tcurl[@]}")
+  shm_curl=$w
+  printf '| curl (one stream) | %s | %s | %s | 1.00x |\n' "$w" \
+    "$(awk -v b="$bytes" -v w="$w" 'BEGIN { printf "%.1f", b / 1048576 / w }')" "$c"
+  for j in 1 4; do
+    read -r w c < <(cpu_best vs-pull -j "$j" -o "$shm/f" "$pull_src")
+    printf '| vs-pull -j %s | %s | %s | %s | %s |\n' "$j" "$w" \
+      "$(awk -v b="$bytes" -v w="$w" 'BEGIN { printf "%.1f", b / 1048576 / w }')" "$c" \
+      "$(awk -v a="$shm_curl" -v w="$w" 'BEGIN { printf "%.2fx", a / w }')"
+  done
+fi
 stop_server
