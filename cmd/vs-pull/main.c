@@ -95,8 +95,7 @@ usage (FILE *fp)
 "                          manifest lines), or in the records of an earlier pull\n"
 "      --progress[=FD]     bars on a terminal, or N/100 lines to FD\n"
 "  -v, --verbose           report the bytes fetched and the faults survived\n"
-"\n"
-"Connection (govc's variables are read too):\n");
+"\n");
   h2k_connopts_usage (fp);
   fprintf (fp,
 "\n"
