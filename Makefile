@@ -103,7 +103,10 @@ ifneq ($(wildcard tests/vcsim/*.go),)
 CHECK_DEPS += tests/vcsim/h2k-vcsim
 endif
 
-TESTS ?= $(wildcard tests/test-*.sh)
+# The slow tests (guest builds and boots) start first, so that the quick
+# ones run beside them instead of after them.
+SLOW_TESTS = $(wildcard tests/test-guest-fix-*.sh tests/test-virt-define-boot.sh tests/test-virt-define-uefi.sh)
+TESTS ?= $(SLOW_TESTS) $(filter-out $(SLOW_TESTS),$(wildcard tests/test-*.sh))
 PROVE_JOBS ?= 2
 
 check: $(CHECK_DEPS)

@@ -103,6 +103,21 @@ requires ()
   fi
 }
 
+# slow_test REASON: a test of minutes (guest builds, boots under TCG).  The
+# sanitizer run (make check SANITIZE=1) skips it: what it proves is the
+# guest, and the C code it runs is covered under the sanitizers by the
+# faster tests.  H2K_SLOW_TESTS=1 runs it anyway, =0 always skips it.
+slow_test ()
+{
+  case "${H2K_SLOW_TESTS:-}" in
+    1) return 0 ;;
+    0) skip_all "slow test ($*): H2K_SLOW_TESTS=0" ;;
+  esac
+  if [ "${H2K_SANITIZE:-}" = 1 ]; then
+    skip_all "slow test ($*): runs in the normal run only"
+  fi
+}
+
 # requires_root: skip unless running as root.
 requires_root ()
 {

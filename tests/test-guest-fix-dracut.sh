@@ -6,6 +6,7 @@
 # up, too long for the test suite: make-debian.sh checks instead that the
 # initramfs it built holds no virtio_blk.)
 . "$(dirname "$0")/functions.sh"
+slow_test "a second guest build and boot"
 . "$H2K_TOP/tests/guests/check.sh"
 requires guestfish --version
 requires qemu-system-x86_64 --version

@@ -3,6 +3,7 @@
 # /dev/sda1: the /boot line of fstab becomes UUID=, the LVM root is left
 # alone, and the guest boots on virtio afterwards (and not before).
 . "$(dirname "$0")/functions.sh"
+slow_test "a third guest build and boot"
 . "$H2K_TOP/tests/guests/check.sh"
 requires guestfish --version
 requires qemu-system-x86_64 --version

@@ -17,9 +17,10 @@
 # becomes a user-mode (slirp) interface, keeping its MAC and model, and
 # the serial console goes to a file.  Everything else is as written.
 #
-# Skipped when the guest is not in the cache; H2K_BUILD_GUESTS=1 builds
-# it first with tests/guests/guest.sh (minutes, needs root).
+# The guest is built with tests/guests/guest.sh when it is not in the
+# cache (minutes, needs root); H2K_BUILD_GUESTS=0 skips the test instead.
 . "$(dirname "$0")/functions.sh"
+slow_test "a guest boot under libvirt"
 requires qemu-system-x86_64 --version
 requires qemu-img --version
 requires virt-qemu-run --help
@@ -35,7 +36,7 @@ img=$guests/debian-vmware.img
 # The guest builder's own script names the image (and builds it, which
 # takes minutes, only when asked to).
 if [ -x "$H2K_TOP/tests/guests/guest.sh" ] \
-   && { [ -f "$img" ] || [ "${H2K_BUILD_GUESTS:-0}" = 1 ]; }; then
+   && { [ -f "$img" ] || [ "${H2K_BUILD_GUESTS:-1}" = 1 ]; }; then
   img=$("$H2K_TOP/tests/guests/guest.sh" debian-vmware) || skip_all "the guest could not be built"
 fi
 [ -f "$img" ] || skip_all "no cached test guest $img (build it with tests/guests/guest.sh debian-vmware)"

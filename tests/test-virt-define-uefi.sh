@@ -11,6 +11,7 @@
 # the NIC becomes user-mode networking (the embedded driver has no
 # network driver) and the serial console goes to a file.
 . "$(dirname "$0")/functions.sh"
+slow_test "OVMF boots under TCG"
 requires qemu-system-x86_64 --version
 requires qemu-img --version
 requires virt-qemu-run --help
