@@ -4,15 +4,23 @@
 # (1 MiB of text-like data, then a 1 MiB hole, repeated).
 #
 #   bench/img-convert.sh [WORKDIR]     (default: $H2K_CACHE or ~/.cache/h2k-bench)
+#   RUNS=N                             runs of each command (default 3)
 #
-# Three cases: uncompressed qcow2, zlib-compressed (qemu-img convert -c),
-# zstd-compressed.  The tools alternate, RUNS times each (default 3), on a
-# warm page cache; the fastest run of each is kept.  Prints a Markdown table: wall time, CPU time (user+sys), peak
-# RSS from /usr/bin/time -v, output size, and the wall-time ratio.
+# Cases: uncompressed qcow2; the same with qemu-img followed by `sync FILE`
+# (img-convert always fsyncs before renaming OUTPUT.part into place, qemu-img
+# does not wait for the data to reach the disk); zlib (qemu-img convert -c);
+# zstd.  The compressed cases also run img-convert with -j 8, as many
+# threads as qemu-img's pool uses at once, which matters on a shared
+# machine (see bench/RESULTS.md).  The commands alternate on a warm page
+# cache and the fastest run of each is kept.  Every output is checked with
+# qemu-img check and compare.  Prints a Markdown table: wall time, CPU
+# time (user+sys), peak RSS from /usr/bin/time -v, output size, and the
+# wall-time ratio qemu-img / img-convert.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 bin=${H2K_BIN:-$top/bin}
 work=${1:-${H2K_CACHE:-$HOME/.cache/h2k-bench}}
+RUNS=${RUNS:-3}
 mkdir -p "$work"
 cd "$work"
 
@@ -40,8 +48,7 @@ PY
   rm -f bench.raw
 fi
 
-# once CMD...: one run; sets $w $c $r (wall, CPU, peak RSS) and checks
-# the output with qemu-img.
+# once CMD...: one run; sets $w $c $r $osize and checks the output.
 once ()
 {
   rm -f out.qcow2
@@ -54,30 +61,38 @@ once ()
   qemu-img compare -q "$src" out.qcow2
 }
 
-less () { awk -v a="$1" -v b="$2" 'BEGIN { exit !(b == "" || a < b) }'; }
+faster () { awk -v a="$1" -v b="$2" 'BEGIN { exit !(b == "" || a < b) }'; }
 
-echo "| case | tool | wall (s) | CPU (s) | peak RSS (MiB) | output (MiB) | qemu-img / img-convert wall |"
-echo "|---|---|---:|---:|---:|---:|---:|"
-# row CASE QEMU-OPTS... -- IMG-CONVERT-OPTS...: the two tools alternate,
-# RUNS times each (the machine is shared: alternating spreads the noise
-# evenly), and the fastest run of each is reported.
-RUNS=${RUNS:-3}
+# row CASE QEMU-SHELL-CMD IMG-CONVERT-OPTS...: QEMU-SHELL-CMD gets the input
+# and output as $1 $2; each further argument is one set of img-convert
+# options ("" for none).
 row ()
 {
-  local case=$1; shift
-  local qopts=() iopts=() qw= qc qr qs iw= ic ir is
-  while [ "$1" != -- ]; do qopts+=("$1"); shift; done; shift
-  iopts=("$@")
+  local case=$1 qcmd=$2; shift 2
+  local -a opts=("$@") bw=() bc=() br=() bs=()
+  local n=$(( ${#opts[@]} + 1 )) i
   for run in $(seq "$RUNS"); do
-    once qemu-img convert -O qcow2 "${qopts[@]}" "$src" out.qcow2
-    if less "$w" "$qw"; then qw=$w qc=$c qr=$r qs=$osize; fi
-    once "$bin/img-convert" "${iopts[@]}" "$src" out.qcow2
-    if less "$w" "$iw"; then iw=$w ic=$c ir=$r is=$osize; fi
+    for (( i = 0; i < n; i++ )); do
+      if [ "$i" -eq 0 ]; then
+        once sh -c "$qcmd" sh "$src" out.qcow2
+      else
+        # shellcheck disable=SC2086
+        once "$bin/img-convert" ${opts[$((i - 1))]} "$src" out.qcow2
+      fi
+      if faster "$w" "${bw[$i]:-}"; then bw[$i]=$w bc[$i]=$c br[$i]=$r bs[$i]=$osize; fi
+    done
   done
-  echo "| $case | qemu-img convert ${qopts[*]} | $qw | $qc | $qr | $qs | |"
-  echo "| $case | img-convert ${iopts[*]} | $iw | $ic | $ir | $is | $(awk -v a="$qw" -v b="$iw" 'BEGIN { printf "%.2fx", a / b }') |"
+  echo "| $case | \`$qcmd\` | ${bw[0]} | ${bc[0]} | ${br[0]} | ${bs[0]} | |"
+  for (( i = 1; i < n; i++ )); do
+    echo "| $case | \`img-convert ${opts[$((i - 1))]}\` | ${bw[$i]} | ${bc[$i]} | ${br[$i]} | ${bs[$i]} | $(awk -v a="${bw[0]}" -v b="${bw[$i]}" 'BEGIN { printf "%.2fx", a / b }') |"
+  done
 }
-row "uncompressed" --
-row "zlib" -c -- -c
-row "zstd" -c -o compression_type=zstd -- -c -o compression_type=zstd
+
+echo "| case | command | wall (s) | CPU (s) | peak RSS (MiB) | output (MiB) | qemu-img / img-convert wall |"
+echo "|---|---|---:|---:|---:|---:|---:|"
+row "uncompressed" 'qemu-img convert -O qcow2 "$1" "$2"' ""
+row "uncompressed, durable" 'qemu-img convert -O qcow2 "$1" "$2" && sync "$2"' ""
+row "zlib" 'qemu-img convert -O qcow2 -c "$1" "$2"' "-c" "-c -j 8"
+row "zstd" 'qemu-img convert -O qcow2 -c -o compression_type=zstd "$1" "$2"' \
+  "-c -o compression_type=zstd" "-c -o compression_type=zstd -j 8"
 rm -f out.qcow2 time.txt
