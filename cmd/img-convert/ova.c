@@ -548,7 +548,9 @@ ova_convert (struct ova *o, const char *path, struct bstream *in,
     for (size_t i = 0; i < o->jobs.len; i++) {
       char h[65];
       hex (o->jobs.ptr[i].sha, 32, h);
-      printf ("%s  %s\n", h, o->jobs.ptr[i].outpath);
+      /* On stderr when the disk itself went to stdout. */
+      fprintf (strcmp (o->jobs.ptr[i].outpath, "-") == 0 ? stderr : stdout,
+               "%s  %s\n", h, o->jobs.ptr[i].outpath);
     }
   ret = 0;
  out:
