@@ -12,7 +12,6 @@
 
 struct raw {
   int fd;
-  bool seek_hole;   /* SEEK_DATA/SEEK_HOLE usable on this file */
 };
 
 static int
@@ -34,7 +33,6 @@ raw_open (struct h2k_bdev *bd, int fd, unsigned flags)
     return h2k_seterr ("%s: %m", bd->path);
   }
   bd->size = end;
-  r->seek_hole = lseek (fd, 0, SEEK_DATA) != -1 || errno == ENXIO;
   bd->data = r;
   return 0;
 }
@@ -46,36 +44,14 @@ raw_pread (struct h2k_bdev *bd, void *buf, size_t count, uint64_t offset)
   return h2k_pread_exact (r->fd, buf, count, offset, bd->path);
 }
 
+/* Holes in a raw file read as zeros: they are ZERO, not HOLE, because a
+ * raw file has no parent to fall through to. */
 static int
 raw_extents (struct h2k_bdev *bd, uint64_t offset, uint64_t length,
              struct h2k_extent_vector *out)
 {
   struct raw *r = bd->data;
-  uint64_t end = offset + length;
-
-  if (!r->seek_hole)
-    return h2k_bdev_add_extent (out, offset, length, H2K_EXTENT_DATA);
-
-  /* Holes in a raw file read as zeros: they are ZERO, not HOLE, because a
-   * raw file has no parent to fall through to. */
-  while (offset < end) {
-    off_t data = lseek (r->fd, offset, SEEK_DATA);
-    if (data == -1 && errno != ENXIO)
-      return h2k_seterr ("%s: SEEK_DATA: %m", bd->path);
-    if (data == -1 || (uint64_t) data >= end)
-      return h2k_bdev_add_extent (out, offset, end - offset, H2K_EXTENT_ZERO);
-    if ((uint64_t) data > offset
-        && h2k_bdev_add_extent (out, offset, data - offset, H2K_EXTENT_ZERO) == -1)
-      return -1;
-    off_t hole = lseek (r->fd, data, SEEK_HOLE);
-    if (hole == -1)
-      return h2k_seterr ("%s: SEEK_HOLE: %m", bd->path);
-    uint64_t stop = (uint64_t) hole < end ? (uint64_t) hole : end;
-    if (h2k_bdev_add_extent (out, data, stop - data, H2K_EXTENT_DATA) == -1)
-      return -1;
-    offset = stop;
-  }
-  return 0;
+  return h2k_host_extents (r->fd, bd->path, offset, length, offset, out);
 }
 
 static void

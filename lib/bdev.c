@@ -350,6 +350,39 @@ h2k_bdev_check (struct h2k_bdev *bd)
   return 0;
 }
 
+int
+h2k_host_extents (int fd, const char *path, uint64_t hoff, uint64_t len,
+                  uint64_t goff, struct h2k_extent_vector *out)
+{
+  uint64_t end = hoff + len;
+
+  while (hoff < end) {
+    off_t data = lseek (fd, hoff, SEEK_DATA);
+    if (data == -1 && errno != ENXIO) {
+      if (errno == EINVAL || errno == ENOTSUP || errno == EOPNOTSUPP)
+        return h2k_bdev_add_extent (out, goff, end - hoff, H2K_EXTENT_DATA);
+      return h2k_seterr ("%s: SEEK_DATA: %m", path);
+    }
+    /* ENXIO: no data from here to the end of the file. */
+    uint64_t d = data == -1 || (uint64_t) data > end ? end : (uint64_t) data;
+    if (d > hoff && h2k_bdev_add_extent (out, goff, d - hoff, H2K_EXTENT_ZERO) == -1)
+      return -1;
+    goff += d - hoff;
+    hoff = d;
+    if (hoff >= end)
+      break;
+    off_t hole = lseek (fd, hoff, SEEK_HOLE);
+    if (hole == -1)
+      return h2k_seterr ("%s: SEEK_HOLE: %m", path);
+    uint64_t h = (uint64_t) hole > end ? end : (uint64_t) hole;
+    if (h2k_bdev_add_extent (out, goff, h - hoff, H2K_EXTENT_DATA) == -1)
+      return -1;
+    goff += h - hoff;
+    hoff = h;
+  }
+  return 0;
+}
+
 char *
 h2k_path_relative_to (const char *base, const char *name)
 {

@@ -123,6 +123,13 @@ int h2k_bdev_check (struct h2k_bdev *bd);
 /* Helpers for drivers. */
 int h2k_bdev_add_extent (struct h2k_extent_vector *out, uint64_t offset,
                          uint64_t length, enum h2k_extent_type type);
+/* Append to OUT the extents of guest range [GOFF, GOFF+LEN), stored at
+ * host offset HOFF of FD: DATA where the host file has data, ZERO where it
+ * has holes or ends (both read as zeros), so that sparse raw files and
+ * preallocated blocks that were never written are not read as data.
+ * Without SEEK_DATA support (a block device) everything is DATA. */
+int h2k_host_extents (int fd, const char *path, uint64_t hoff, uint64_t len,
+                      uint64_t goff, struct h2k_extent_vector *out);
 /* Resolve NAME (from a header or descriptor) relative to the directory of
  * BASE; returns a malloc'd path or NULL with h2k_seterr. */
 char *h2k_path_relative_to (const char *base, const char *name);

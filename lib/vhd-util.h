@@ -24,15 +24,6 @@ const char *h2k_windows_basename (const char *path);
 /* True for paths that only make sense on Windows: "C:\...", "\\server\..." */
 bool h2k_windows_path_is_absolute (const char *winpath);
 
-/* Append to OUT the extents of guest range [GOFF, GOFF+LEN), stored at
- * host offset HOFF of FD: DATA where the host file has data, ZERO where it
- * has holes or ends (both read as zeros), so that preallocated images
- * whose blocks were never written are not read as data.  Without
- * SEEK_DATA support everything is DATA. */
-struct h2k_extent_vector;
-int h2k_host_extents (int fd, const char *path, uint64_t hoff, uint64_t len,
-                      uint64_t goff, struct h2k_extent_vector *out);
-
 /* A byte range of a file that one structure occupies; ID says which
  * (a block number, or a negative code the caller chooses). */
 struct h2k_file_range {

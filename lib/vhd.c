@@ -44,7 +44,6 @@ struct vhd {
   uint64_t filesize;
   uint32_t type;
   unsigned char uuid[16];
-  bool seek_hole;                /* fixed disks: SEEK_DATA works */
 
   /* Dynamic and differencing disks. */
   uint32_t block_size;
@@ -407,7 +406,6 @@ vhd_open (struct h2k_bdev *bd, int fd, unsigned flags)
                   bd->path, bd->size, v->filesize - VHD_FOOTER_SIZE);
       goto fail;
     }
-    v->seek_hole = lseek (fd, 0, SEEK_DATA) != -1 || errno == ENXIO;
     break;
   case VHD_TYPE_DYNAMIC:
   case VHD_TYPE_DIFF:
@@ -535,28 +533,7 @@ fixed_extents (struct h2k_bdev *bd, uint64_t offset, uint64_t length,
                struct h2k_extent_vector *out)
 {
   struct vhd *v = bd->data;
-  uint64_t end = offset + length;
-
-  if (!v->seek_hole)
-    return h2k_bdev_add_extent (out, offset, length, H2K_EXTENT_DATA);
-  while (offset < end) {
-    off_t data = lseek (v->fd, offset, SEEK_DATA);
-    if (data == -1 && errno != ENXIO)
-      return h2k_seterr ("%s: SEEK_DATA: %m", bd->path);
-    if (data == -1 || (uint64_t) data >= end)
-      return h2k_bdev_add_extent (out, offset, end - offset, H2K_EXTENT_ZERO);
-    if ((uint64_t) data > offset
-        && h2k_bdev_add_extent (out, offset, data - offset, H2K_EXTENT_ZERO) == -1)
-      return -1;
-    off_t hole = lseek (v->fd, data, SEEK_HOLE);
-    if (hole == -1)
-      return h2k_seterr ("%s: SEEK_HOLE: %m", bd->path);
-    uint64_t stop = (uint64_t) hole < end ? (uint64_t) hole : end;
-    if (h2k_bdev_add_extent (out, data, stop - data, H2K_EXTENT_DATA) == -1)
-      return -1;
-    offset = stop;
-  }
-  return 0;
+  return h2k_host_extents (v->fd, bd->path, offset, length, offset, out);
 }
 
 static int

@@ -26,7 +26,6 @@ struct vx {
   int fd;                   /* flat */
   char *path;               /* flat */
   uint64_t foff;            /* flat: bytes into the file */
-  bool seek_hole;           /* flat: SEEK_DATA works */
   struct vmdk_sparse *sp;   /* sparse */
 };
 
@@ -135,8 +134,6 @@ open_flat (struct vx *x, const char *path, const struct h2k_vmdk_desc_extent *e)
     return h2k_seterr ("%s: flat extent is %llu bytes, the descriptor needs "
                        "%llu (truncated?)", path, (unsigned long long) size,
                        (unsigned long long) (x->foff + x->len));
-  x->seek_hole = S_ISREG (st.st_mode)
-    && (lseek (x->fd, 0, SEEK_DATA) != -1 || errno == ENXIO);
   return 0;
 }
 
@@ -340,36 +337,13 @@ vmdk_pread (struct h2k_bdev *bd, void *buf, size_t count, uint64_t offset)
   return 0;
 }
 
+/* Holes of a sparse flat file read as zeros: ZERO, not HOLE. */
 static int
 flat_extents (struct vx *x, uint64_t rel, uint64_t len,
               struct h2k_extent_vector *out)
 {
-  uint64_t base = x->start - x->foff;   /* file offset -> disk offset */
-  uint64_t pos = x->foff + rel, end = pos + len;
-
-  if (!x->seek_hole)
-    return h2k_bdev_add_extent (out, x->start + rel, len, H2K_EXTENT_DATA);
-  /* Holes of a sparse flat file read as zeros: ZERO, not HOLE. */
-  while (pos < end) {
-    off_t data = lseek (x->fd, pos, SEEK_DATA);
-    if (data == -1 && errno != ENXIO)
-      return h2k_seterr ("%s: SEEK_DATA: %m", x->path);
-    if (data == -1 || (uint64_t) data >= end)
-      return h2k_bdev_add_extent (out, base + pos, end - pos, H2K_EXTENT_ZERO);
-    if ((uint64_t) data > pos
-        && h2k_bdev_add_extent (out, base + pos, data - pos,
-                                H2K_EXTENT_ZERO) == -1)
-      return -1;
-    off_t hole = lseek (x->fd, data, SEEK_HOLE);
-    if (hole == -1)
-      return h2k_seterr ("%s: SEEK_HOLE: %m", x->path);
-    uint64_t stop = (uint64_t) hole < end ? (uint64_t) hole : end;
-    if (h2k_bdev_add_extent (out, base + data, stop - data,
-                             H2K_EXTENT_DATA) == -1)
-      return -1;
-    pos = stop;
-  }
-  return 0;
+  return h2k_host_extents (x->fd, x->path, x->foff + rel, len, x->start + rel,
+                           out);
 }
 
 static int
