@@ -22,8 +22,10 @@ Q = @
 quiet = @printf '  %-7s %s\n' $(1) $(2);
 endif
 
-PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+# Evaluated on first use, not when the Makefile is read, so that
+# "make deps all" works on a machine where deps installs the libraries.
+PKG_CFLAGS = $(eval PKG_CFLAGS := $$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null))$(PKG_CFLAGS)
+PKG_LIBS   = $(eval PKG_LIBS := $$(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null))$(PKG_LIBS)
 
 ALL_CFLAGS = $(CFLAGS) -D_GNU_SOURCE -DH2K_VERSION='"$(VERSION)"' -Ilib $(PKG_CFLAGS)
 ifeq ($(WERROR),1)
