@@ -118,7 +118,7 @@ boot ()
     sleep 2
   done
   stop_guest "$vqr" "$name"
-  marker=$(grep -a '^BOOT-OK' "$run/$name.log" 2>/dev/null | tr -d '\r' | tail -n 1 || true)
+  marker=$(grep -ao 'BOOT-OK.*' "$run/$name.log" 2>/dev/null | tr -d '\r' | tail -n 1 || true)
   if [ -n "$marker" ]; then
     pass "$name: the guest booted from the domain: $marker"
   else
