@@ -565,7 +565,7 @@ main (int argc, char *argv[])
        * them against, so this could not be tested: refuse rather than ship
        * it untested. */
       h2k_die_status (2, "--direct: not supported: direct-to-host transfers "
-                      "with a service ticket are not implemented (the test "
+                      "with a service ticket are not available in this version (the test "
                       "simulator cannot exercise them); downloads go through "
                       "/folder on the server given by --url");
     case HELP_OPTION: usage (stdout); return 0;
