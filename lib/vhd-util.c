@@ -1,5 +1,7 @@
 /* UTF-16 and Windows path helpers for the VHD and VHDX parent locators. */
+#include <inttypes.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,5 +126,24 @@ h2k_find_overlap (struct h2k_file_range *ranges, size_t n)
     if (ranges[i].start < ranges[i - 1].end)
       return (long) i;
   return -1;
+}
+
+int
+h2k_check_no_overlap (const char *path, struct h2k_file_range *ranges,
+                      size_t n, const char *const *what)
+{
+  long i = h2k_find_overlap (ranges, n);
+  if (i < 0)
+    return 0;
+  char names[2][64];
+  int64_t ids[2] = { ranges[i - 1].id, ranges[i].id };
+  for (int k = 0; k < 2; k++) {
+    if (ids[k] >= 0)
+      snprintf (names[k], sizeof names[k], "block %" PRId64, ids[k]);
+    else
+      snprintf (names[k], sizeof names[k], "%s", what[-ids[k]]);
+  }
+  return h2k_seterr ("%s: %s and %s overlap in the file", path, names[0],
+                     names[1]);
 }
 

@@ -35,4 +35,10 @@ struct h2k_file_range {
  * overlaps the one before it, or -1 when none do. */
 long h2k_find_overlap (struct h2k_file_range *ranges, size_t n);
 
+/* Check that no two of RANGES overlap; otherwise set the error
+ * "PATH: A and B overlap in the file", naming a block by its number and a
+ * structure with a negative id -k by WHAT[k]. */
+int h2k_check_no_overlap (const char *path, struct h2k_file_range *ranges,
+                          size_t n, const char *const *what);
+
 #endif

@@ -576,21 +576,8 @@ vhd_check (struct h2k_bdev *bd)
       r[n++] = (struct h2k_file_range) { off, off + v->bitmap_size + blen, (int64_t) b };
     }
   }
-  long i = h2k_find_overlap (r, n);
-  int ret = 0;
-  if (i >= 0) {
-    static const char *const what[] = { "", "the footer copy", "the dynamic header", "the BAT", "the footer" };
-    char a[64], b[64];
-    int64_t ids[2] = { r[i - 1].id, r[i].id };
-    char *names[2] = { a, b };
-    for (int k = 0; k < 2; k++) {
-      if (ids[k] >= 0)
-        snprintf (names[k], 64, "block %" PRId64, ids[k]);
-      else
-        snprintf (names[k], 64, "%s", what[-ids[k]]);
-    }
-    ret = h2k_seterr ("%s: %s and %s overlap in the file", bd->path, a, b);
-  }
+  static const char *const what[] = { "", "the footer copy", "the dynamic header", "the BAT", "the footer" };
+  int ret = h2k_check_no_overlap (bd->path, r, n, what);
   free (r);
   return ret;
 }

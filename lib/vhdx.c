@@ -710,20 +710,9 @@ vhdx_check (struct h2k_bdev *bd)
     if (BAT_STATE (e) == SB_BLOCK_PRESENT)
       r[n++] = (struct h2k_file_range) { BAT_OFFSET (e), BAT_OFFSET (e) + MiB, -5 };
   }
-  long i = h2k_find_overlap (r, n);
-  if (i >= 0) {
-    static const char *const what[] = { "", "the header area", "the BAT", "the metadata region", "the log", "a sector bitmap block" };
-    char names[2][64];
-    int64_t ids[2] = { r[i - 1].id, r[i].id };
-    for (int k = 0; k < 2; k++) {
-      if (ids[k] >= 0)
-        snprintf (names[k], 64, "block %" PRId64, ids[k]);
-      else
-        snprintf (names[k], 64, "%s", what[-ids[k]]);
-    }
-    h2k_seterr ("%s: %s and %s overlap in the file", bd->path, names[0], names[1]);
+  static const char *const what[] = { "", "the header area", "the BAT", "the metadata region", "the log", "a sector bitmap block" };
+  if (h2k_check_no_overlap (bd->path, r, n, what) == -1)
     goto out;
-  }
   ret = 0;
  out:
   free (r);
