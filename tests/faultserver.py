@@ -30,7 +30,9 @@ told to:
 Faults are drawn from a random generator seeded with --seed, and every
 fault rule stops after --max-faults faults in all, so a test always ends.
 Bytes of bodies served, requests and faults are counted; GET /_stats
-returns them as JSON, and --stats FILE writes them at exit.  The server
+returns them as JSON, GET /_reset zeroes them (bytes a request begun
+before the reset still sends, to a client killed mid-transfer, are not
+counted after it), and --stats FILE writes them at exit.  The server
 prints "PORT=N" on stdout once it listens, and exits on SIGTERM or after
 --lifetime seconds.
 """
@@ -54,13 +56,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class Stats:
     def __init__(self):
         self.lock = threading.Lock()
+        # Bumped by reset(): a handler that began before a reset may still
+        # be writing to a socket whose client died, and those bytes belong
+        # to the old count, not to the rerun a test measures.
+        self.generation = 0
         self.d = {"bytes": 0, "requests": 0, "gets": 0, "heads": 0,
                   "faults": {"drop": 0, "503": 0, "429": 0, "stall": 0,
                              "truncate": 0, "200": 0, "401": 0}}
 
-    def add(self, key, n=1):
+    def add(self, key, n=1, generation=None):
         with self.lock:
-            self.d[key] += n
+            if generation is None or generation == self.generation:
+                self.d[key] += n
 
     def fault(self, kind):
         with self.lock:
@@ -76,6 +83,7 @@ class Stats:
 
     def reset(self):
         with self.lock:
+            self.generation += 1
             self.d["bytes"] = self.d["requests"] = 0
             self.d["gets"] = self.d["heads"] = 0
             for k in self.d["faults"]:
@@ -205,6 +213,7 @@ class Handler(BaseHTTPRequestHandler):
             self.server.stats.reset()
             return self.send_simple(200, b"ok\n")
         self.server.stats.add("gets")
+        self.generation = self.server.stats.generation
         self.serve(head=False)
 
     def serve(self, head):
@@ -307,7 +316,8 @@ class Handler(BaseHTTPRequestHandler):
     def write(self, data):
         self.wfile.write(data)
         self.conn_sent += len(data)
-        self.server.stats.add("bytes", len(data))
+        self.server.stats.add("bytes", len(data),
+                              getattr(self, "generation", None))
 
     def abort(self):
         # Close without a proper shutdown: the client sees a reset or an
