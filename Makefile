@@ -111,11 +111,18 @@ SLOW_TESTS = $(wildcard tests/test-guest-fix-*.sh tests/test-virt-define-boot.sh
 TESTS ?= $(SLOW_TESTS) $(filter-out $(SLOW_TESTS),$(wildcard tests/test-*.sh))
 PROVE_JOBS ?= 2
 
+# Files skipped whole, with their reasons, are listed after the summary.
+SKIP_LOG = $(OBJ)/check-skipped.txt
+
 check: $(CHECK_DEPS)
-	@H2K_BIN=$(CURDIR)/$(BIN) H2K_TOP=$(CURDIR) H2K_SANITIZE=$(SANITIZE) \
-	  PATH=$(CURDIR)/$(BIN):$$PATH \
-	  prove -j$(PROVE_JOBS) $(if $(filter 1,$(V)),-v) \
-	    --exec tests/run-test $(UNIT_BINS) $(TESTS)
+	@mkdir -p $(OBJ); : > $(SKIP_LOG); rc=0; \
+	H2K_BIN=$(CURDIR)/$(BIN) H2K_TOP=$(CURDIR) H2K_SANITIZE=$(SANITIZE) \
+	  H2K_SKIP_LOG=$(CURDIR)/$(SKIP_LOG) PATH=$(CURDIR)/$(BIN):$$PATH \
+	  prove --timer -j$(PROVE_JOBS) $(if $(filter 1,$(V)),-v) \
+	    --exec tests/run-test $(UNIT_BINS) $(TESTS) || rc=$$?; \
+	if [ -s $(SKIP_LOG) ]; then \
+	  echo "skipped whole ($$(wc -l < $(SKIP_LOG)) files):"; sed 's/^/  /' $(SKIP_LOG); \
+	fi; exit $$rc
 
 # The unit tests under valgrind: any error or definite leak fails.
 check-valgrind: $(UNIT_BINS)
