@@ -5,6 +5,7 @@
 #
 #   bench/img-convert.sh [WORKDIR]     (default: $H2K_CACHE or ~/.cache/h2k-bench)
 #   RUNS=N                             runs of each command (default 3)
+#   CASES="uncompressed durable zlib zstd"   which rows to run (default all)
 #
 # Cases: uncompressed qcow2; the same with qemu-img followed by `sync FILE`
 # (img-convert always fsyncs before renaming OUTPUT.part into place, qemu-img
@@ -21,6 +22,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 bin=${H2K_BIN:-$top/bin}
 work=${1:-${H2K_CACHE:-$HOME/.cache/h2k-bench}}
 RUNS=${RUNS:-3}
+CASES=${CASES:-uncompressed durable zlib zstd}
 mkdir -p "$work"
 cd "$work"
 
@@ -90,9 +92,10 @@ row ()
 
 echo "| case | command | wall (s) | CPU (s) | peak RSS (MiB) | output (MiB) | qemu-img / img-convert wall |"
 echo "|---|---|---:|---:|---:|---:|---:|"
-row "uncompressed" 'qemu-img convert -O qcow2 "$1" "$2"' ""
-row "uncompressed, durable" 'qemu-img convert -O qcow2 "$1" "$2" && sync "$2"' ""
-row "zlib" 'qemu-img convert -O qcow2 -c "$1" "$2"' "-c" "-c -j 8"
-row "zstd" 'qemu-img convert -O qcow2 -c -o compression_type=zstd "$1" "$2"' \
+want () { case " $CASES " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+want uncompressed && row "uncompressed" 'qemu-img convert -O qcow2 "$1" "$2"' ""
+want durable && row "uncompressed, durable" 'qemu-img convert -O qcow2 "$1" "$2" && sync "$2"' ""
+want zlib && row "zlib" 'qemu-img convert -O qcow2 -c "$1" "$2"' "-c" "-c -j 8"
+want zstd && row "zstd" 'qemu-img convert -O qcow2 -c -o compression_type=zstd "$1" "$2"' \
   "-c -o compression_type=zstd" "-c -o compression_type=zstd -j 8"
 rm -f out.qcow2 time.txt
