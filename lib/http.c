@@ -823,6 +823,8 @@ start_request (struct h2k_http *e, struct h2k_http_req *r,
             (unsigned long long) r->start, (unsigned long long) r->end - 1);
   curl_easy_setopt (r->h, CURLOPT_URL, job->url);
   curl_easy_setopt (r->h, CURLOPT_RANGE, r->range);
+  if (e->o.before && e->o.before (e->o.opaque, r->h, job, false) == -1)
+    return -1;
 
   c->state = CH_ACTIVE;
   c->owner = r;
@@ -1204,6 +1206,10 @@ h2k_http_head (struct h2k_http *e, struct h2k_http_job *job)
     curl_easy_setopt (h, CURLOPT_NOBODY, 1L);
     curl_easy_setopt (h, CURLOPT_URL, job->url);
     curl_easy_setopt (h, CURLOPT_TIMEOUT, (long) e->o.stall_timeout + e->o.connect_timeout);
+    if (e->o.before && e->o.before (e->o.opaque, h, job, true) == -1) {
+      curl_easy_cleanup (h);
+      return h2k_seterr_prefix ("%s", job->name);
+    }
     CURLcode res = curl_easy_perform (h);
     curl_off_t cl = -1;
     if (res == CURLE_OK)

@@ -38,6 +38,7 @@
  * for good after "retries" attempts in a row that brought less than 64 KiB;
  * the error then names the file, the range and the server's answer.  A 401
  * calls "renew" once per session generation and the request is retried.
+ * A "before" hook, if set, sees every request just before it is sent.
  *
  * Resumable files: h2k_http_resume_open keeps NAME.part and NAME.part.state
  * (JSON: the remote size and validator, and each completed chunk with the
@@ -93,6 +94,14 @@ struct h2k_http_opts {
   /* The server answered 401: log in again.  0 to retry, -1 with
    * h2k_seterr to fail.  NULL: a 401 is an error. */
   int (*renew) (void *opaque);
+  /* Called before every request is sent (the HEAD, each ranged GET, each
+   * retry), after "setup", with the handle and the job: the place for
+   * per-request credentials such as single-use tickets.  HEAD tells which
+   * method it is.  Returns 0, or -1 with h2k_seterr: the request is not
+   * sent and the transfer fails.  It runs on the loop's thread, so it
+   * holds up the other transfers while it works: keep it short.  NULL:
+   * nothing to do. */
+  int (*before) (void *opaque, CURL *h, struct h2k_http_job *job, bool head);
   /* Called from the loop about five times a second and once at the end
    * (FINAL), to draw progress. */
   void (*progress) (void *opaque, struct h2k_http_job **jobs, size_t njobs,

@@ -91,10 +91,8 @@ sslctx_cb (CURL *curl, void *sslctx, void *parm)
   return CURLE_OK;
 }
 
-/* The pin for HOSTPORT in govc known_hosts files ("host[:port] thumbprint"
- * per line); a bare host matches port 443. */
-static int
-known_hosts_lookup (const char *files, const char *host, int port,
+int
+h2k_known_hosts_lookup (const char *files, const char *host, int port,
                     const char *hostport, char **pin, char **source)
 {
   CLEANUP_FREE char *list = strdup (files);
@@ -140,7 +138,7 @@ h2k_vs_tls_init (struct h2k_vs_tls *t, const struct h2k_conn_opts *o)
     t->pin_source = strdup ("--thumbprint");
   }
   else if (o->known_hosts
-           && known_hosts_lookup (o->known_hosts, o->host, o->port,
+           && h2k_known_hosts_lookup (o->known_hosts, o->host, o->port,
                                   o->hostport, &t->pin, &t->pin_source) == -1)
     return -1;
 

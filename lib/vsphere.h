@@ -237,6 +237,15 @@ int h2k_vs_wait_task (struct h2k_vs *vs, const char *task,
 
 /* --- Data plane ---------------------------------------------------------- */
 
+/* The pin for HOSTPORT ("host:port") in govc known_hosts FILES (':'
+ * separated; "host[:port] thumbprint" per line, a bare host matching port
+ * 443; missing files are skipped, as govc does).  Sets *PIN (normalised)
+ * and *SOURCE (the file) when found, leaves them alone otherwise; -1 with
+ * h2k_seterr for a malformed thumbprint.  vs-pull --direct checks hosts'
+ * certificates against it too. */
+int h2k_known_hosts_lookup (const char *files, const char *host, int port,
+                            const char *hostport, char **pin, char **source);
+
 /* Set H's TLS options (verify, CA files, pin) and session cookie the way
  * the SOAP connection has them. */
 int h2k_vs_curl_setup (struct h2k_vs *vs, CURL *h);

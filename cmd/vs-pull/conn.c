@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "h2k.h"
+#include "direct.h"
 #include "pull.h"
 #include "vsphere.h"
 
@@ -57,6 +58,11 @@ char *
 source_url (struct pull *p, const char *file, const char *dc_path)
 {
   if (is_url (file)) {
+    if (p->direct) {
+      h2k_seterr ("%s: --direct applies to datastore paths (\"[datastore] "
+                  "path\"), not to URLs", file);
+      return NULL;
+    }
     if (p->vs)
       goto mixed;
     p->url_used = true;
@@ -74,8 +80,10 @@ source_url (struct pull *p, const char *file, const char *dc_path)
     goto mixed;
   if (connect_session (p) == -1)
     return NULL;
-  return h2k_vs_folder_url (p->vs, file,
-                            dc_path && *dc_path ? dc_path : p->conn.datacenter);
+  const char *dc = dc_path && *dc_path ? dc_path : p->conn.datacenter;
+  if (p->direct)
+    return direct_url (p, file, dc);
+  return h2k_vs_folder_url (p->vs, file, dc);
 
  mixed:
   h2k_seterr ("%s: datastore paths and URLs cannot be pulled in the same run "
@@ -83,11 +91,57 @@ source_url (struct pull *p, const char *file, const char *dc_path)
   return NULL;
 }
 
+/* HOST:PORT:CONNECT-TO-HOST:CONNECT-TO-PORT, as curl's --connect-to:
+ * either host may be empty (any host / the same host) or an IPv6 address
+ * in brackets, either port empty (any port / the same port). */
+int
+check_connect_to (const char *arg)
+{
+  const char *s = arg;
+  for (int field = 0; field < 4; field++) {
+    if (field % 2 == 0) {
+      if (*s == '[') {
+        const char *close = strchr (s, ']');
+        if (close == NULL)
+          goto bad;
+        s = close + 1;
+      }
+      else
+        s += strcspn (s, ":[]");
+    }
+    else {
+      size_t n = strspn (s, "0123456789");
+      if (n > 5 || (n > 0 && atoi (s) > 65535) || (n > 0 && atoi (s) == 0))
+        goto bad;
+      s += n;
+    }
+    if (field < 3) {
+      if (*s != ':')
+        goto bad;
+      s++;
+    }
+  }
+  if (*s == '\0')
+    return 0;
+ bad:
+  return h2k_seterr ("--connect-to %s: expected HOST:PORT:CONNECT-TO-HOST:"
+                     "CONNECT-TO-PORT (as curl's), e.g. esx1:443:10.0.0.5:443",
+                     arg);
+}
+
 int
 pull_setup_handle (void *opaque, CURL *h)
 {
   struct pull *p = opaque;
 
+  if (p->connect_to
+      && curl_easy_setopt (h, CURLOPT_CONNECT_TO, p->connect_to) != CURLE_OK)
+    return h2k_seterr ("libcurl does not support --connect-to");
+
+  /* Requests to hosts get their ticket and TLS settings per request
+   * (direct_before); the vCenter session cookie must never reach them. */
+  if (p->dt && p->dt->vcenter)
+    return 0;
   if (p->vs)
     return h2k_vs_curl_setup (p->vs, h);
 
@@ -117,12 +171,17 @@ pull_renew (void *opaque)
   if (p->vs == NULL)
     return h2k_seterr ("the server answered 401 Unauthorized and there is no "
                        "vSphere session to renew");
+  /* A host refused a ticket: the retry brings a new one, and the session
+   * it comes through renews itself if it has expired. */
+  if (p->dt && p->dt->vcenter)
+    return 0;
   return h2k_vs_relogin (p->vs);
 }
 
 void
 conn_close (struct pull *p)
 {
+  direct_free (p);
   h2k_vs_close (p->vs);
   p->vs = NULL;
 }

@@ -28,7 +28,7 @@ enum {
   HELP_OPTION = H2K_CONNOPTS_OPTION_END,
   RANGE_OPTION, PATCH_OPTION, SHA256_OPTION, VERIFY_OPTION, SKIP_ZERO_OPTION,
   PROGRESS_OPTION, RETRIES_OPTION, RETRY_WAIT_OPTION, STALL_OPTION,
-  CHUNK_OPTION, DIRECT_OPTION, VERSION_OPTION,
+  CHUNK_OPTION, DIRECT_OPTION, CONNECT_TO_OPTION, VERSION_OPTION,
 };
 
 static const char short_options[] = "o:d:j:nv";
@@ -50,6 +50,7 @@ static const struct option long_options[] = {
   { "no-clobber", no_argument, NULL, 'n' },
   { "verbose", no_argument, NULL, 'v' },
   { "direct", no_argument, NULL, DIRECT_OPTION },
+  { "connect-to", required_argument, NULL, CONNECT_TO_OPTION },
   { "help", no_argument, NULL, HELP_OPTION },
   { "version", no_argument, NULL, VERSION_OPTION },
   { NULL, 0, NULL, 0 },
@@ -87,7 +88,13 @@ usage (FILE *fp)
 "      --stall-timeout S   drop a connection silent for S seconds (default 60)\n"
 "      --chunk-size SIZE   bytes per request (default: from the file size)\n"
 "      --skip-zero         leave holes for all-zero 64 KiB blocks\n"
-"      --direct            (not supported, see the manual)\n"
+"      --direct            fetch datastore files from a host that mounts the\n"
+"                          datastore, with a vCenter service ticket per\n"
+"                          request (its certificate pinned to the ticket's\n"
+"                          thumbprint), instead of through vCenter\n"
+"      --connect-to H:P:H2:P2  connect to H2:P2 for requests to H:P, as curl's\n"
+"                          (a host name that does not resolve here, NAT);\n"
+"                          repeatable\n"
 "\n"
 "Integrity and progress:\n"
 "      --sha256            print the SHA-256 of each file written\n"
@@ -560,14 +567,16 @@ main (int argc, char *argv[])
       if (p.hopts.chunk_size < 4096 || p.hopts.chunk_size > (1ULL << 30))
         h2k_die_status (2, "--chunk-size: from 4 KiB to 1 GiB");
       break;
-    case DIRECT_OPTION:
-      /* The simulator hands out service tickets but has no host to use
-       * them against, so this could not be tested: refuse rather than ship
-       * it untested. */
-      h2k_die_status (2, "--direct: not supported: direct-to-host transfers "
-                      "with a service ticket are not available in this version (the test "
-                      "simulator cannot exercise them); downloads go through "
-                      "/folder on the server given by --url");
+    case DIRECT_OPTION: p.direct = true; break;
+    case CONNECT_TO_OPTION: {
+      if (check_connect_to (optarg) == -1)
+        h2k_die_status (2, "%s", h2k_errmsg ());
+      struct curl_slist *l = curl_slist_append (p.connect_to, optarg);
+      if (l == NULL)
+        h2k_die ("out of memory");
+      p.connect_to = l;
+      break;
+    }
     case HELP_OPTION: usage (stdout); return 0;
     case VERSION_OPTION: h2k_print_version ("vs-pull"); return 0;
     default:
@@ -640,6 +649,7 @@ main (int argc, char *argv[])
   p.hopts.skip_zero = p.skip_zero;
   p.hopts.setup = pull_setup_handle;
   p.hopts.renew = pull_renew;
+  p.hopts.before = p.direct ? direct_before : NULL;
   p.hopts.progress = (p.prog_tty || p.prog_fd >= 0) ? show_progress : NULL;
   p.hopts.opaque = &p;
   p.http = h2k_http_new (&p.hopts);
@@ -653,14 +663,19 @@ main (int argc, char *argv[])
   signal (SIGHUP, on_signal);
 
   int r = nsrc > 0 ? pull_sources (&p, srcs, nsrc) : pull_records (&p, stdin);
-  if (r == -1)
+  if (r == -1) {
     h2k_warn ("%s", h2k_errmsg ());
-  if (p.verbose)
+    direct_explain (&p);
+  }
+  if (p.verbose) {
     show_faults (&p);
+    direct_report (&p);
+  }
 
   h2k_http_free (p.http);
   conn_close (&p);
   h2k_connopts_free (&p.conn);
+  curl_slist_free_all (p.connect_to);
   h2k_http_segs_reset (&p.ranges);
   for (size_t i = 0; i < p.sums.len; i++) {
     free (p.sums.ptr[i].name);

@@ -20,12 +20,18 @@ struct manifest_entry {
 };
 DEFINE_VECTOR_TYPE (manifest, struct manifest_entry);
 
+struct direct;
+
 struct pull {
   struct h2k_conn_opts conn;
   bool conn_used;               /* a vSphere session is needed */
   struct h2k_vs *vs;            /* connected on first need */
   bool url_insecure;            /* plain URLs: TLS settings */
   char *url_ca;
+
+  bool direct;                  /* --direct: from the hosts, with tickets */
+  struct direct *dt;            /* its state (direct.c) */
+  struct curl_slist *connect_to;  /* --connect-to, for every data handle */
 
   struct h2k_http_opts hopts;
   struct h2k_http *http;
@@ -57,6 +63,24 @@ char *source_url (struct pull *p, const char *file, const char *dc_path);
 int pull_setup_handle (void *opaque, CURL *h);
 int pull_renew (void *opaque);
 void conn_close (struct pull *p);
+
+/* Check a --connect-to HOST:PORT:CONNECT-TO-HOST:CONNECT-TO-PORT value. */
+int check_connect_to (const char *arg);
+
+/* direct.c: --direct, transfers from the hosts with service tickets. */
+/* The URL of datastore path FILE on a host that mounts its datastore:
+ * https://HOST/folder/<path>?dsName=<ds>, no dcPath.  DC_PATH (may be
+ * NULL) narrows the search for the datastore to one datacenter. */
+char *direct_url (struct pull *p, const char *file, const char *dc_path);
+/* The data plane's "before" hook: a fresh ticket for this very request,
+ * sent as the vmware_cgi_ticket cookie, and the host's TLS checks. */
+int direct_before (void *opaque, CURL *h, struct h2k_http_job *job, bool head);
+/* After a failure: explain a host certificate that failed its pin.
+ * Returns true if it did. */
+bool direct_explain (struct pull *p);
+/* -v: how many tickets for which hosts. */
+void direct_report (struct pull *p);
+void direct_free (struct pull *p);
 
 /* show.c */
 void show_progress (void *opaque, struct h2k_http_job **jobs, size_t njobs,

@@ -13,7 +13,9 @@ package main
 //     CancelRetrievePropertiesEx itself;
 //   - forced session expiry (-expire-after) to exercise re-login;
 //   - QueryChangedDiskAreas and changeId stamping (cbt.go);
-//   - a broken server (-garbage) that answers with HTML or junk.
+//   - a broken server (-garbage) that answers with HTML or junk;
+//   - generic service tickets and the hosts' ticket-checked /folder
+//     (tickets.go), with counters at GET /h2k/stats.
 
 import (
 	"bytes"
@@ -40,6 +42,7 @@ type frontOptions struct {
 	cbtBlock    int64
 	cbtSpan     int64
 	garbage     string
+	tickets     *tickets
 }
 
 // pageState is what is left of one paged RetrievePropertiesEx answer.
@@ -94,6 +97,8 @@ type request struct {
 	DeviceKey   int32  `xml:"deviceKey"`
 	StartOffset int64  `xml:"startOffset"`
 	ChangeId    string `xml:"changeId"`
+	SpecMethod  string `xml:"spec>method"`
+	SpecURL     string `xml:"spec>url"`
 }
 
 // parseRequest decodes the first element inside the SOAP Body.
@@ -142,6 +147,15 @@ func (f *front) traceRequest(r *http.Request, body []byte) {
 }
 
 func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/h2k/stats" && r.Method == http.MethodGet {
+		f.opt.tickets.serveStats(w)
+		return
+	}
+	if f.opt.tickets.isHostRequest(r) {
+		f.traceRequest(r, nil)
+		f.opt.tickets.serveHost(w, r)
+		return
+	}
 	sdk := r.URL.Path == "/sdk" || r.URL.Path == "/sdk/vimService"
 	if !sdk || r.Method != http.MethodPost {
 		f.traceRequest(r, nil)
@@ -211,6 +225,12 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		queryChangedDiskAreas(w, req)
+	case "AcquireGenericServiceTicket":
+		if !f.authenticated(r) {
+			notAuthenticated(w)
+			return
+		}
+		f.opt.tickets.acquire(w, req)
 	case "ReconfigVM_Task", "CreateSnapshot_Task":
 		rec := f.record(r, body)
 		if rec.Code == http.StatusOK {

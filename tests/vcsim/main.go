@@ -11,7 +11,8 @@
 // The last line printed is always the PID line, so a test can wait for it.
 // /sdk is fronted by a handler (front.go) that adds what the 0.24.2 library
 // lacks: RetrievePropertiesEx paging with tokens, QueryChangedDiskAreas,
-// changeId stamping, forced session expiry and a request trace.
+// changeId stamping, forced session expiry, a request trace, and service
+// tickets checked by the hosts' /folder (tickets.go).
 //
 // Build (see the Makefile rule "vcsim"):
 //
@@ -75,6 +76,8 @@ func main() {
 	cbtSpan := flag.Int64("cbt-span", 1<<30, "QueryChangedDiskAreas: bytes of disk covered by one reply")
 	odd := flag.Bool("odd", false, "add the odd-names inventory (names with spaces, unicode, '/', '&', '<', quotes, '../../x'; several disks, NICs, snapshots, EFI)")
 	inventory := flag.String("inventory-json", "", "write the simulator's own view of its VMs to this file (JSON lines)")
+	noTickets := flag.Bool("no-tickets", false, "answer AcquireGenericServiceTicket with a NotSupported fault")
+	ticketThumbprint := flag.String("ticket-thumbprint", "", "sslThumbprint to put in service tickets instead of the certificate's own SHA-1")
 	garbage := flag.String("garbage", "", "answer every /sdk request with this instead of SOAP: \"html\" or \"junk\"")
 	flag.Parse()
 
@@ -142,6 +145,14 @@ func main() {
 
 	server := model.Service.NewServer()
 
+	// Service tickets name the certificate the hosts present: the
+	// simulator's own, since it plays every host.
+	thumbprint := *ticketThumbprint
+	if thumbprint == "" && *useTLS {
+		s1 := sha1.Sum(server.Certificate().Raw)
+		thumbprint = hexColons(s1[:])
+	}
+
 	// Put the front handler between the HTTP server and the simulator's
 	// mux.  No client can have connected yet: the address is printed below.
 	front := newFront(server.Config.Handler, frontOptions{
@@ -151,6 +162,7 @@ func main() {
 		cbtBlock:    *cbtBlock,
 		cbtSpan:     *cbtSpan,
 		garbage:     *garbage,
+		tickets:     newTickets(!*noTickets, thumbprint),
 	})
 	server.Config.Handler = front
 
@@ -195,6 +207,12 @@ func main() {
 	}
 	sort.Strings(dcs)
 	fmt.Printf("export VCSIM_DATACENTERS=%s\n", shellQuote(strings.Join(dcs, "\n")))
+	var hosts []string
+	for _, ref := range simulator.Map.All("HostSystem") {
+		hosts = append(hosts, ref.(*simulator.HostSystem).Name)
+	}
+	sort.Strings(hosts)
+	fmt.Printf("export VCSIM_HOSTS=%s\n", shellQuote(strings.Join(hosts, "\n")))
 	fmt.Printf("export VCSIM_PID=%d GOVC_SIM_PID=%d\n", os.Getpid(), os.Getpid())
 	os.Stdout.Sync()
 

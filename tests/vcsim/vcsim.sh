@@ -10,8 +10,9 @@
 # for it to print its settings, evals them (GOVC_URL, GOVC_USERNAME,
 # GOVC_PASSWORD, VCSIM_URL, VCSIM_HOSTPORT, VCSIM_THUMBPRINT,
 # VCSIM_THUMBPRINT256, VCSIM_CERT, VCSIM_DS_<i>_NAME / VCSIM_DS_<i>_DIR,
-# VCSIM_DS_COUNT, VCSIM_PID) and stops it at exit.  It listens on a free
-# loopback port, and its datastores live under $VCSIM_DIR/ds.  Pass
+# VCSIM_DS_COUNT, VCSIM_HOSTS (host names, one a line), VCSIM_PID) and
+# stops it at exit.  It listens on a free loopback port, and its
+# datastores live under $VCSIM_DIR/ds.  Pass
 # "-trace-file $VCSIM_DIR/trace"-style paths with your own names: each call
 # gets a fresh $VCSIM_DIR.  Several simulators may run at once; the last
 # one started owns the exported variables.
