@@ -140,7 +140,10 @@ EXPECT_STATUS=2 expect_fail "-j 0" "at least 1" vs-pull -j 0 -o - "$u/a.bin"
 EXPECT_STATUS=2 expect_fail "-j x" "not a number" vs-pull -j x -o - "$u/a.bin"
 EXPECT_STATUS=2 expect_fail "--patch without --range" "needs exactly one SOURCE and --range" \
   vs-pull --patch "$tmp/out/t" "$u/a.bin"
-EXPECT_STATUS=2 expect_fail "--direct is refused clearly" "not supported" vs-pull --direct -o - "$u/a.bin"
+EXPECT_STATUS=2 expect_fail "--direct is for datastore paths, not URLs" "applies to datastore paths" vs-pull --direct -o - "$u/a.bin"
+EXPECT_STATUS=2 expect_fail "--connect-to: not four fields" "expected HOST:PORT:CONNECT-TO-HOST:CONNECT-TO-PORT" vs-pull --connect-to a:1:b -o - "$u/a.bin"
+ok "--connect-to with a plain URL (curl's meaning)" vs-pull --connect-to "nowhere.invalid:${u##*:}:127.0.0.1:${u##*:}" -o "$tmp/out/ct" "http://nowhere.invalid:${u##*:}/a.bin"
+same_file "--connect-to: identical" "$tmp/out/ct" "$tmp/root/a.bin"
 EXPECT_STATUS=2 expect_fail "--progress=junk" "not a file descriptor" vs-pull --progress=x -o - "$u/a.bin"
 EXPECT_STATUS=1 expect_fail "a source that is neither path nor URL" "neither a datastore path" \
   vs-pull -o "$tmp/out/q" "ftp://x/y"

@@ -59,8 +59,9 @@ source_url (struct pull *p, const char *file, const char *dc_path)
 {
   if (is_url (file)) {
     if (p->direct) {
+      CLEANUP_FREE char *name = display_name (file);
       h2k_seterr ("%s: --direct applies to datastore paths (\"[datastore] "
-                  "path\"), not to URLs", file);
+                  "path\"), not to URLs", name ? name : "a URL");
       return NULL;
     }
     if (p->vs)

@@ -619,6 +619,10 @@ main (int argc, char *argv[])
     if (p.output && strcmp (p.output, "-") != 0 && nsrc > 1)
       h2k_die_status (2, "-o FILE takes one SOURCE (use --dir for several)");
   }
+  for (size_t i = 0; p.direct && i < nsrc; i++)
+    if (is_url (srcs[i]))
+      h2k_die_status (2, "--direct applies to datastore paths (\"[datastore] "
+                      "path\"), not to URLs");
   if (p.patch && (p.sha256 || p.verify))
     h2k_die_status (2, "--sha256 and --verify apply to whole files, not to --patch");
   if (p.ranges.len && p.verify)
