@@ -25,6 +25,7 @@ struct host_tls {
   char **ca_files;              /* the session's, not owned */
   bool insecure;
   unsigned long tickets;
+  double ticket_seconds;        /* spent waiting for them */
 
   /* What the last handshake saw (the loop is single-threaded). */
   bool mismatch;

@@ -25,6 +25,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -35,6 +36,14 @@
 #include "direct.h"
 #include "pull.h"
 #include "vsphere.h"
+
+static double
+now (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 static void
 colon_hex (const unsigned char *md, unsigned n, char *out, size_t outsz)
@@ -212,9 +221,11 @@ direct_before (void *opaque, CURL *h, struct h2k_http_job *job, bool head)
     return 0;                   /* not a request to a host */
 
   CLEANUP_FREE char *id = NULL, *thumb = NULL;
+  double t0 = now ();
   if (acquire (p, head ? "httpHead" : "httpGet", job->url, &id, &thumb) == -1)
     return -1;
   t->tickets++;
+  t->ticket_seconds += now () - t0;
 
   free (t->ticket_pin);
   t->ticket_pin = NULL;
@@ -274,7 +285,9 @@ direct_report (struct pull *p)
 {
   for (size_t i = 0; p->dt && i < p->dt->hosts.len; i++) {
     struct host_tls *t = p->dt->hosts.ptr[i];
-    h2k_warn ("host %s: %lu service ticket%s, one per request", t->name,
-              t->tickets, t->tickets == 1 ? "" : "s");
+    h2k_warn ("host %s: %lu service ticket%s, one per request (%.1f ms "
+              "each on average to get from vCenter)", t->name, t->tickets,
+              t->tickets == 1 ? "" : "s",
+              t->tickets ? t->ticket_seconds * 1000 / t->tickets : 0.0);
   }
 }
