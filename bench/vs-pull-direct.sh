@@ -12,7 +12,8 @@
 # with sha256.  Both paths end at the same Go file server, so this
 # measures the client's cost of the tickets (one SOAP round trip each,
 # made from the transfer loop), not what going around a real vCenter's
-# proxy gains.  Prints a Markdown table for bench/RESULTS.md.
+# proxy gains.  Prints a Markdown table for bench/RESULTS.md.  Needs jq,
+# curl and about SIZE of free disk in $BENCH_DIR (default /tmp) and tmpfs.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -52,9 +53,9 @@ run ()
   t1=$(date +%s.%N)
   [ "$(sha256sum "$out/f" | cut -d' ' -f1)" = "$want" ] || { echo "$name: wrong result" >&2; exit 1; }
   local s
-  s=$(echo "$t1 - $t0" | bc)
+  s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
   tickets[$name]=$(( $(stats) - k0 ))
-  if [ -z "${best[$name]:-}" ] || [ "$(echo "$s < ${best[$name]}" | bc)" = 1 ]; then
+  if [ -z "${best[$name]:-}" ] || awk -v a="$s" -v b="${best[$name]}" 'BEGIN { exit !(a < b) }'; then
     best[$name]=$s
   fi
 }
@@ -76,5 +77,5 @@ for n in folder direct folder-1M direct-1M; do
     direct-1M) label="--direct, --chunk-size 1M" ;;
   esac
   printf '| %s | %.2f | %.0f | %s |\n' "$label" "${best[$n]}" \
-    "$(echo "$size_mib / ${best[$n]}" | bc -l)" "${tickets[$n]}"
+    "$(awk -v m="$size_mib" -v s="${best[$n]}" 'BEGIN { print m / s }')" "${tickets[$n]}"
 done

@@ -190,6 +190,30 @@ ok "a known_hosts entry for the host overrides the ticket's thumbprint" \
   vsd --known-hosts "$tmp/kh-good" -o "$tmp/out/kh-good" "[LocalDS_0] x.bin"
 same_file "... identical" "$tmp/out/kh-good" "$VCSIM_DS_0_DIR/x.bin"
 
+# Tickets without a thumbprint: the host's certificate is verified as any
+# other, against the CAs and for the host's name.
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/key.pem" -out "$tmp/cert.pem" \
+  -days 2 -subj /CN=vcsim -addext \
+  "subjectAltName=IP:127.0.0.1,$(sed 's/^/DNS:/' <<<"$VCSIM_HOSTS" | paste -sd,)" 2>/dev/null
+start_vcsim -username admin -password "$secret" -tlscert "$tmp/cert.pem" \
+  -tlskey "$tmp/key.pem" -ticket-thumbprint none
+connect_all "${VCSIM_HOSTPORT##*:}"
+echo data > "$VCSIM_DS_0_DIR/x.bin"
+ok "no thumbprint in the ticket: the host's certificate checked against the CA" \
+  vs-pull --ca-certs "$tmp/cert.pem" --direct "${CT[@]}" -o "$tmp/out/ca" "[LocalDS_0] x.bin"
+same_file "... identical" "$tmp/out/ca" "$VCSIM_DS_0_DIR/x.bin"
+printf 'DC0_C0_H2 %s\n' "$VCSIM_THUMBPRINT" > "$tmp/kh-vc"
+EXPECT_STATUS=1 expect_fail "... and a host the CA does not vouch for is refused" \
+  "host DC0_C0_H2: its certificate \(SHA-1 thumbprint $VCSIM_THUMBPRINT\) is not trusted" \
+  vs-pull --thumbprint "$VCSIM_THUMBPRINT" --direct "${CT[@]}" -o "$tmp/out/ca2" "[LocalDS_0] x.bin"
+[ ! -e "$tmp/out/ca2" ] && [ ! -e "$tmp/out/ca2.part" ] \
+  && pass "... and nothing was written" || fail "... and nothing was written"
+ok "... unless known_hosts pins it" \
+  vs-pull --thumbprint "$VCSIM_THUMBPRINT" --known-hosts "$tmp/kh-vc" --direct "${CT[@]}" \
+  -o "$tmp/out/ca3" "[LocalDS_0] x.bin"
+ok "... or --insecure says not to check" \
+  vs-pull --insecure --direct "${CT[@]}" -o "$tmp/out/ca4" "[LocalDS_0] x.bin"
+
 # A server that offers no tickets: a clear failure, nothing written.
 start_vcsim -username admin -password "$secret" -no-tickets
 connect_all "${VCSIM_HOSTPORT##*:}"

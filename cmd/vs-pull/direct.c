@@ -334,6 +334,7 @@ direct_free (struct pull *p)
   for (char **f = d->ca_files; f && *f; f++)
     free (*f);
   free (d->ca_files);
+  free (d->default_cainfo);
   free (d);
   p->dt = NULL;
 }

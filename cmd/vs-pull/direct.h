@@ -28,7 +28,8 @@ struct host_tls {
   double ticket_seconds;        /* spent waiting for them */
 
   /* What the last handshake saw (the loop is single-threaded). */
-  bool mismatch;
+  bool mismatch;                /* it failed the pin */
+  bool untrusted;               /* it failed the CA check (no pin) */
   char failed_pin[100];
   char seen_sha1[64], seen_sha256[100];
 };
@@ -40,6 +41,7 @@ struct direct {
   ds_choices choices;
   host_tls_vector hosts;
   char **ca_files;              /* --ca-certs, split; NULL-terminated */
+  char *default_cainfo;         /* libcurl's own CA bundle, or NULL */
 };
 
 /* ticket.c: the host entry for AUTHORITY, made on first use. */

@@ -77,7 +77,7 @@ func main() {
 	odd := flag.Bool("odd", false, "add the odd-names inventory (names with spaces, unicode, '/', '&', '<', quotes, '../../x'; several disks, NICs, snapshots, EFI)")
 	inventory := flag.String("inventory-json", "", "write the simulator's own view of its VMs to this file (JSON lines)")
 	noTickets := flag.Bool("no-tickets", false, "answer AcquireGenericServiceTicket with a NotSupported fault")
-	ticketThumbprint := flag.String("ticket-thumbprint", "", "sslThumbprint to put in service tickets instead of the certificate's own SHA-1")
+	ticketThumbprint := flag.String("ticket-thumbprint", "", "sslThumbprint to put in service tickets instead of the certificate's own SHA-1 (\"none\": leave it out)")
 	garbage := flag.String("garbage", "", "answer every /sdk request with this instead of SOAP: \"html\" or \"junk\"")
 	flag.Parse()
 
@@ -151,6 +151,9 @@ func main() {
 	if thumbprint == "" && *useTLS {
 		s1 := sha1.Sum(server.Certificate().Raw)
 		thumbprint = hexColons(s1[:])
+	}
+	if thumbprint == "none" {
+		thumbprint = ""
 	}
 
 	// Put the front handler between the HTTP server and the simulator's

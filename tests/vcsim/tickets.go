@@ -13,7 +13,8 @@ package main
 //     answer carries hostName (the host's name) and sslThumbprint (the
 //     SHA-1 of the simulator's certificate, colon-separated hex, as ESXi
 //     gives it; -ticket-thumbprint replaces it, to play a vCenter whose
-//     record of the host certificate is stale).  -no-tickets answers with
+//     record of the host certificate is stale, or "none" to leave it out,
+//     as older servers do).  -no-tickets answers with
 //     a NotSupported fault instead.
 //
 //   - A /folder request whose Host header names a host of the inventory
