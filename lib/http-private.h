@@ -52,7 +52,6 @@ struct h2k_http_req {
   char range[64];
 };
 
-double h2k_http_now (void);
 /* CRC-32C (as lib/crc32c.h), fast where the processor helps. */
 uint32_t h2k_http_crc32c (uint32_t crc, const void *buf, size_t len);
 double h2k_http_backoff (struct h2k_http *e, unsigned attempts);

@@ -18,6 +18,7 @@
 
 #include <openssl/evp.h>
 
+#include "clock.h"
 #include "die.h"
 #include "http.h"
 #include "http-private.h"
@@ -47,14 +48,6 @@ struct h2k_http {
   double last_progress;
 
 };
-
-double
-h2k_http_now (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 void
 h2k_http_opts_init (struct h2k_http_opts *o)
@@ -496,7 +489,7 @@ chunk_complete (struct h2k_http_req *r, struct h2k_http_chunk *c)
   if (advance_hash (e, job) == -1)
     return -1;
   if (job->state) {
-    double t = h2k_http_now ();
+    double t = h2k_now ();
     if (t - job->last_checkpoint >= e->o.checkpoint_interval) {
       job->last_checkpoint = t;
       if (h2k_http_resume_checkpoint (job) == -1)
@@ -814,7 +807,7 @@ start_request (struct h2k_http *e, struct h2k_http_req *r,
 
   reset_req (r);
   if (job->started == 0)
-    job->started = h2k_http_now ();
+    job->started = h2k_now ();
   r->job = job;
   r->idx = idx;
   r->start = c->src + c->got;
@@ -884,7 +877,7 @@ release_chunk (struct h2k_http_req *r, size_t idx, const char *why,
   double wait = h2k_http_backoff (e, c->attempts);
   if (r->retry_after > wait)
     wait = r->retry_after < 300 ? r->retry_after : 300;
-  c->not_before = h2k_http_now () + wait;
+  c->not_before = h2k_now () + wait;
 }
 
 /* Describe what the server said, for messages. */
@@ -1030,7 +1023,7 @@ finish_request (struct h2k_http *e, struct h2k_http_req *r, CURLcode res)
 static double
 schedule (struct h2k_http *e, struct h2k_http_job **jobs, size_t njobs)
 {
-  double t = h2k_http_now (), next = INFINITY;
+  double t = h2k_now (), next = INFINITY;
   unsigned slot = 0;
 
   for (size_t j = 0; j < njobs && e->nactive < e->o.connections; j++) {
@@ -1095,7 +1088,7 @@ h2k_http_run (struct h2k_http *e, struct h2k_http_job **jobs, size_t njobs)
     struct h2k_http_job *job = jobs[j];
     if (job->chunks == NULL && build_chunks (e, job) == -1)
       return -1;
-    job->last_checkpoint = h2k_http_now ();
+    job->last_checkpoint = h2k_now ();
     if (advance_hash (e, job) == -1)
       return -1;
   }
@@ -1130,7 +1123,7 @@ h2k_http_run (struct h2k_http *e, struct h2k_http_job **jobs, size_t njobs)
     }
     if (e->fatal)
       break;
-    double t = h2k_http_now ();
+    double t = h2k_now ();
     if (e->o.progress && t - e->last_progress >= 0.2) {
       e->last_progress = t;
       e->o.progress (e->o.opaque, jobs, njobs, false);
@@ -1241,8 +1234,8 @@ h2k_http_head (struct h2k_http *e, struct h2k_http_job *job)
     double wait = h2k_http_backoff (e, attempts);
     if (r.retry_after > wait)
       wait = r.retry_after < 300 ? r.retry_after : 300;
-    double until = h2k_http_now () + wait;
-    while (h2k_http_now () < until) {
+    double until = h2k_now () + wait;
+    while (h2k_now () < until) {
       if (e->interrupted)
         return h2k_seterr ("%s: interrupted", job->name);
       struct timespec ts = { 0, 50 * 1000000L };

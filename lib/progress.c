@@ -5,18 +5,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "die.h"
 #include "progress.h"
 #include "size.h"
 #include "xio.h"
-
-static double
-now (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 int
 h2k_progress_init (struct h2k_progress *p, const char *opt,
@@ -27,7 +20,7 @@ h2k_progress_init (struct h2k_progress *p, const char *opt,
   p->last_percent = -1;
   p->label = label ? label : "";
   p->total = total;
-  p->start = now ();
+  p->start = h2k_now ();
   if (opt == NULL)
     return 0;
   if (*opt == '\0') {
@@ -86,7 +79,7 @@ h2k_progress_update (struct h2k_progress *p, uint64_t done)
     }
   }
   if (p->enabled) {
-    double t = now ();
+    double t = h2k_now ();
     if (t - p->last_draw >= 0.2) {
       p->last_draw = t;
       draw (p, t, false);
@@ -102,5 +95,5 @@ h2k_progress_finish (struct h2k_progress *p)
   if (p->fd >= 0)
     h2k_write_full (p->fd, "100/100\n", 8);
   if (p->enabled)
-    draw (p, now (), true);
+    draw (p, h2k_now (), true);
 }

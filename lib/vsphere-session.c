@@ -9,19 +9,12 @@
 #include <libxml/HTMLparser.h>
 #include <libxml/parser.h>
 
+#include "clock.h"
 #include "cleanup.h"
 #include "die.h"
 #include "vsphere-int.h"
 
 #define SOAP_ENV_NS "http://schemas.xmlsoap.org/soap/envelope/"
-
-static double
-now (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 struct buf {
   char *ptr;
@@ -270,7 +263,7 @@ post (struct h2k_vs *vs, const char *method, const xmlChar *body, int len,
   curl_easy_setopt (vs->curl, CURLOPT_WRITEFUNCTION, write_cb);
   curl_easy_setopt (vs->curl, CURLOPT_WRITEDATA, &b);
   vs->round_trips++;
-  vs->last_call = now ();
+  vs->last_call = h2k_now ();
   CURLcode code = curl_easy_perform (vs->curl);
   if (code != CURLE_OK) {
     h2k_vs_tls_error (vs, code);
@@ -448,7 +441,7 @@ h2k_vs_relogin (struct h2k_vs *vs)
 int
 h2k_vs_keepalive (struct h2k_vs *vs, unsigned idle_seconds)
 {
-  if (now () - vs->last_call < idle_seconds)
+  if (h2k_now () - vs->last_call < idle_seconds)
     return 0;
   /* h2k_vs_call logs in again if the session has expired meanwhile. */
   xmlDoc *doc;

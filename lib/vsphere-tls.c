@@ -29,18 +29,26 @@ colon_hex (const unsigned char *md, unsigned n, char *out, size_t outsz)
   out[j] = '\0';
 }
 
+void
+h2k_cert_fingerprints (X509 *cert, char sha1[64], char sha256[100])
+{
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned n;
+
+  sha1[0] = sha256[0] = '\0';
+  if (cert && X509_digest (cert, EVP_sha1 (), md, &n))
+    colon_hex (md, n, sha1, 64);
+  if (cert && X509_digest (cert, EVP_sha256 (), md, &n))
+    colon_hex (md, n, sha256, 100);
+}
+
 /* Record the leaf's fingerprints; true if they match the pin. */
 static bool
 check_leaf (struct h2k_vs_tls *t, X509 *cert)
 {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned n;
-  char s1[64] = "", s256[100] = "";
+  char s1[64], s256[100];
 
-  if (cert && X509_digest (cert, EVP_sha1 (), md, &n))
-    colon_hex (md, n, s1, sizeof s1);
-  if (cert && X509_digest (cert, EVP_sha256 (), md, &n))
-    colon_hex (md, n, s256, sizeof s256);
+  h2k_cert_fingerprints (cert, s1, s256);
 
   bool match = t->pin && (strcmp (t->pin, s1) == 0 || strcmp (t->pin, s256) == 0);
   pthread_mutex_lock (&t->lock);

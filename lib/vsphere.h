@@ -246,6 +246,14 @@ int h2k_vs_wait_task (struct h2k_vs *vs, const char *task,
 int h2k_known_hosts_lookup (const char *files, const char *host, int port,
                             const char *hostport, char **pin, char **source);
 
+/* CERT's SHA-1 and SHA-256 fingerprints as colon-separated upper-case hex,
+ * the form govc's known_hosts and vSphere's sslThumbprint use (empty
+ * strings when CERT is NULL or cannot be hashed).  CERT is an OpenSSL
+ * X509. */
+struct x509_st;
+void h2k_cert_fingerprints (struct x509_st *cert, char sha1[64],
+                            char sha256[100]);
+
 /* Set H's TLS options (verify, CA files, pin) and session cookie the way
  * the SOAP connection has them. */
 int h2k_vs_curl_setup (struct h2k_vs *vs, CURL *h);

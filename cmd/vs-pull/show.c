@@ -7,16 +7,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "h2k.h"
 #include "pull.h"
-
-static double
-now (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void
 bar_line (char *line, size_t len, const char *label, uint64_t done,
@@ -55,8 +48,8 @@ show_progress (void *opaque, struct h2k_http_job **jobs, size_t njobs,
     base += jobs[i]->resumed_bytes;
   }
   if (p->prog_start == 0)
-    p->prog_start = now ();
-  double el = now () - p->prog_start;
+    p->prog_start = h2k_now ();
+  double el = h2k_now () - p->prog_start;
   double rate = el > 0 && done > base ? (done - base) / el : 0;
 
   if (p->prog_fd >= 0 && total) {
@@ -87,7 +80,7 @@ show_progress (void *opaque, struct h2k_http_job **jobs, size_t njobs,
       continue;
     if (lines >= 8)
       break;
-    double jel = j->started > 0 ? now () - j->started : 0;
+    double jel = j->started > 0 ? h2k_now () - j->started : 0;
     double jr = jel > 0 ? (j->done - j->resumed_bytes) / jel : 0;
     bar_line (line, sizeof line, j->name, j->done, j->total, jr);
     off += snprintf (buf + off, sizeof buf - off, "\r%s\033[K\n", line);

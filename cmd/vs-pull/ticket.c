@@ -28,46 +28,22 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "clock.h"
 #include "h2k.h"
 #include "direct.h"
 #include "pull.h"
 #include "vsphere.h"
-
-static double
-now (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void
-colon_hex (const unsigned char *md, unsigned n, char *out, size_t outsz)
-{
-  size_t j = 0;
-  for (unsigned i = 0; i < n && j + 3 < outsz; i++)
-    j += snprintf (out + j, outsz - j, i ? ":%02X" : "%02X", md[i]);
-  out[j] = '\0';
-}
 
 /* Replaces OpenSSL's chain verification for connections to a host. */
 static int
 host_verify_cb (X509_STORE_CTX *x, void *arg)
 {
   struct host_tls *t = arg;
-  X509 *leaf = X509_STORE_CTX_get0_cert (x);
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned n;
-
-  t->seen_sha1[0] = t->seen_sha256[0] = '\0';
-  if (leaf && X509_digest (leaf, EVP_sha1 (), md, &n))
-    colon_hex (md, n, t->seen_sha1, sizeof t->seen_sha1);
-  if (leaf && X509_digest (leaf, EVP_sha256 (), md, &n))
-    colon_hex (md, n, t->seen_sha256, sizeof t->seen_sha256);
+  h2k_cert_fingerprints (X509_STORE_CTX_get0_cert (x), t->seen_sha1,
+                         t->seen_sha256);
 
   const char *pin = t->user_pin ? t->user_pin : t->ticket_pin;
   if (pin == NULL) {
@@ -232,11 +208,11 @@ direct_before (void *opaque, CURL *h, struct h2k_http_job *job, bool head)
     return 0;                   /* not a request to a host */
 
   CLEANUP_FREE char *id = NULL, *thumb = NULL;
-  double t0 = now ();
+  double t0 = h2k_now ();
   if (acquire (p, head ? "httpHead" : "httpGet", job->url, &id, &thumb) == -1)
     return -1;
   t->tickets++;
-  t->ticket_seconds += now () - t0;
+  t->ticket_seconds += h2k_now () - t0;
 
   free (t->ticket_pin);
   t->ticket_pin = NULL;
