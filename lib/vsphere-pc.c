@@ -9,6 +9,29 @@
 #include "die.h"
 #include "vsphere-int.h"
 
+/* SearchIndex.FindByInventoryPath: the moref, "" when nothing is there,
+ * or NULL with h2k_seterr when the call fails. */
+char *
+h2k_vs_find_by_path (struct h2k_vs *vs, const char *path)
+{
+  xmlDoc *doc;
+  xmlNode *res;
+  const char *si = vs->sc.search_index;
+  if (!si) {
+    h2k_seterr ("%s: the server has no search index", vs->name);
+    return NULL;
+  }
+  xmlNode *m = h2k_soap_method ("FindByInventoryPath", "SearchIndex", si);
+  h2k_soap_add_text (m, "inventoryPath", path);
+  if (h2k_vs_call (vs, m, &doc, &res) == -1)
+    return NULL;
+  char *moref = h2k_xml_child_text (res, "returnval");
+  xmlFreeDoc (doc);
+  if (!moref && !(moref = strdup ("")))
+    h2k_seterr ("out of memory");
+  return moref;
+}
+
 char *
 h2k_vs_create_view (struct h2k_vs *vs, const char *container_type,
                     const char *container, const char *const *types)

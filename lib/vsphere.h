@@ -186,6 +186,11 @@ bool h2k_xml_child_bool (const xmlNode *node, const char *name, bool *out);
 
 /* CreateContainerView over CONTAINER (type, moref) for the NULL-terminated
  * TYPES, recursive.  Returns the view's moref (malloc'd) or NULL. */
+/* SearchIndex.FindByInventoryPath: the moref of the object at PATH
+ * ("DC0/vm/folder/name"), "" when nothing is there, NULL with h2k_seterr
+ * when the call fails. */
+char *h2k_vs_find_by_path (struct h2k_vs *vs, const char *path);
+
 char *h2k_vs_create_view (struct h2k_vs *vs, const char *container_type,
                           const char *container, const char *const *types);
 int h2k_vs_destroy_view (struct h2k_vs *vs, const char *view);

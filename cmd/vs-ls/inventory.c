@@ -307,26 +307,3 @@ free_datacenters (dc_vector *dcs)
     free_dc (&dcs->ptr[i]);
   dc_vector_reset (dcs);
 }
-
-/* SearchIndex.FindByInventoryPath: the moref, "" when nothing is there,
- * or NULL with h2k_seterr when the call fails. */
-char *
-find_by_path (struct ls *ls, const char *path)
-{
-  xmlDoc *doc;
-  xmlNode *res;
-  const char *si = h2k_vs_content (ls->vs)->search_index;
-  if (!si) {
-    h2k_seterr ("%s: the server has no search index", h2k_vs_name (ls->vs));
-    return NULL;
-  }
-  xmlNode *m = h2k_soap_method ("FindByInventoryPath", "SearchIndex", si);
-  h2k_soap_add_text (m, "inventoryPath", path);
-  if (h2k_vs_call (ls->vs, m, &doc, &res) == -1)
-    return NULL;
-  char *moref = h2k_xml_child_text (res, "returnval");
-  xmlFreeDoc (doc);
-  if (!moref && !(moref = strdup ("")))
-    h2k_seterr ("out of memory");
-  return moref;
-}

@@ -181,7 +181,7 @@ container (struct ls *ls, const struct dc *dc)
     h2k_seterr ("out of memory");
     return NULL;
   }
-  char *moref = find_by_path (ls, path);
+  char *moref = h2k_vs_find_by_path (ls->vs, path);
   free (path);
   return moref;
 }

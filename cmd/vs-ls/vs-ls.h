@@ -61,7 +61,6 @@ void free_datacenters (dc_vector *dcs);
 const char *name_of (struct ls *ls, const char *type, const char *moref);
 int prefetch_names (struct ls *ls, const char *type, const string_vector *morefs);
 void free_names (struct ls *ls);
-char *find_by_path (struct ls *ls, const char *path);
 bool glob_match (const char *pattern, const char *name);
 int emit (struct ls *ls, json_object *rec);
 void destroy_view (struct ls *ls, char *view, int status);

@@ -31,28 +31,6 @@ state (struct pull *p)
   return p->dt;
 }
 
-/* SearchIndex.FindByInventoryPath: the moref, "" if nothing is there. */
-static char *
-find_by_path (struct h2k_vs *vs, const char *path)
-{
-  xmlDoc *doc;
-  xmlNode *res;
-  const char *si = h2k_vs_content (vs)->search_index;
-  if (!si) {
-    h2k_seterr ("%s: the server has no search index", h2k_vs_name (vs));
-    return NULL;
-  }
-  xmlNode *m = h2k_soap_method ("FindByInventoryPath", "SearchIndex", si);
-  h2k_soap_add_text (m, "inventoryPath", path);
-  if (h2k_vs_call (vs, m, &doc, &res) == -1)
-    return NULL;
-  char *moref = h2k_xml_child_text (res, "returnval");
-  xmlFreeDoc (doc);
-  if (!moref && !(moref = strdup ("")))
-    h2k_seterr ("out of memory");
-  return moref;
-}
-
 DEFINE_VECTOR_TYPE (moref_vector, char *);
 
 static void
@@ -173,7 +151,7 @@ choose_host (struct pull *p, const char *dc, const char *ds)
 
   if (dc && *dc) {
     /* Only the datacenter's datastores: names are unique only there. */
-    CLEANUP_FREE char *dcref = find_by_path (vs, dc);
+    CLEANUP_FREE char *dcref = h2k_vs_find_by_path (vs, dc);
     if (dcref == NULL)
       goto out;
     if (*dcref == '\0') {
