@@ -147,7 +147,7 @@ safe_base_name (const char *file)
     /* Undo percent-encoding, then refuse what could leave the directory. */
     char *w = name;
     for (char *r = name; *r; r++) {
-      int hi, lo;
+      unsigned hi, lo;
       if (r[0] == '%' && r[1] && r[2] && sscanf (r + 1, "%1x%1x", &hi, &lo) == 2) {
         *w++ = (char) (hi * 16 + lo);
         r += 2;
