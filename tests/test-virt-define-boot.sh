@@ -50,7 +50,12 @@ as_user=()
 if [ "$(id -u)" = 0 ] && ! id libvirt-qemu >/dev/null 2>&1; then
   command -v setpriv >/dev/null || skip_all "root without libvirt-qemu, and no setpriv"
   chmod 711 "$tmp"
-  as_user=(setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$run")
+  # The embedded driver keeps its state under $XDG_CACHE_HOME and the
+  # like when they are set: point them into $run as well, where nobody
+  # can write.
+  as_user=(setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$run"
+           XDG_CACHE_HOME="$run/.cache" XDG_CONFIG_HOME="$run/.config"
+           XDG_RUNTIME_DIR="$run/.run")
 fi
 
 # A private copy of the guest, so the cached image is never written.
