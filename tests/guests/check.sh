@@ -5,11 +5,16 @@
 #                             skips the test file when it cannot be built)
 #   convert_copy SRC DST      the converted copy guest-fix works on: with
 #                             img-convert when it is built, else qemu-img
-#   check_claims REPORT DISK  every change the report claims, read back from
-#                             DISK with libguestfs (edited lines present,
-#                             created files there, removed files gone)
+#   check_claims REPORT DISK [FILE...]
+#   check_claims -a DISK... REPORT [FILE...]
+#                             every change the report claims, read back from
+#                             DISK (or every -a DISK, in order: the disks
+#                             of a multi-disk guest) with libguestfs (edited
+#                             lines present, created files there, removed
+#                             files gone)
 #   readback_path FILE        where check_claims put the guest's FILE
 #   boot_guest ARGS...        tests/guests/boot.sh
+#   ovmf_present              whether Debian's OVMF (4M) files are installed
 #   boots_enabled             false in the sanitizer run (see below)
 
 guests=$H2K_TOP/tests/guests
@@ -58,10 +63,19 @@ readback_path ()
   echo "$tmp/readback/$(printf %s "$1" | tr / _)"
 }
 
+ovmf_present ()
+{
+  local d=${H2K_OVMF_DIR:-/usr/share/OVMF}
+  [ -f "$d/OVMF_CODE_4M.fd" ] && [ -f "$d/OVMF_VARS_4M.fd" ]
+}
+
 check_claims ()
 {
-  local report=$1 disk=$2 rb=$tmp/readback
-  shift 2
+  local adds=() rb=$tmp/readback
+  while [ "${1:-}" = -a ]; do adds+=(-a "$2"); shift 2; done
+  local report=$1
+  shift
+  if [ ${#adds[@]} = 0 ]; then adds=(-a "$1"); shift; fi
   rm -rf "$rb"; mkdir -p "$rb"
   # One appliance launch: download every file the report names, and the
   # extra files the caller wants to look at ($(readback_path FILE)).
@@ -69,7 +83,7 @@ check_claims ()
     while read -r f; do
       printf -- '-download "%s" "%s/%s"\n' "$f" "$rb" "$(printf %s "$f" | tr / _)"
     done > "$rb.gf"
-  guestfish --ro --format=qcow2 -a "$disk" -i -f "$rb.gf" 2>/dev/null || true
+  guestfish --ro --format=qcow2 "${adds[@]}" -i -f "$rb.gf" 2>/dev/null || true
   local bad=0 n=0 file action local_f
   while IFS=$'\t' read -r file action; do
     n=$((n + 1))

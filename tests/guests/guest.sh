@@ -3,8 +3,9 @@
 #
 #   guest.sh NAME
 #
-# NAME is debian-vmware, debian-dracut, debian-lvm (bootable Debian guests
-# from make-debian.sh), windows (a phony Windows disk from
+# NAME is debian-vmware, debian-dracut, debian-lvm, debian-uefi (bootable
+# Debian guests from make-debian.sh), debian-multi (a directory holding
+# the three disks of make-debian.sh's multi variant), windows (a phony Windows disk from
 # make-windows.sh) or virtio-win (a fake virtio-win tree from
 # make-virtio-win.sh).  Guests live in $H2K_GUEST_CACHE; a lock file makes
 # tests that run at the same time wait for one build instead of racing.
@@ -16,9 +17,15 @@ set -euo pipefail
 [ $# -eq 1 ] || { echo "usage: ${0##*/} NAME" >&2; exit 2; }
 name=$1
 case $name in
-    debian-vmware|debian-dracut|debian-lvm)
+    debian-vmware|debian-dracut|debian-lvm|debian-uefi)
         out=$H2K_GUEST_CACHE/$name.img
         build=("$guests_dir/make-debian.sh" "${name#debian-}" "$out")
+        needs="debootstrap sfdisk mkfs.ext4 guestfish"
+        [ "$name" = debian-uefi ] && needs+=" mkfs.fat mmd mcopy" ;;
+    debian-multi)
+        # A directory: disk1.img, disk2.img, disk3.img.
+        out=$H2K_GUEST_CACHE/$name
+        build=("$guests_dir/make-debian.sh" multi "$out")
         needs="debootstrap sfdisk mkfs.ext4 guestfish" ;;
     windows)
         out=$H2K_GUEST_CACHE/windows.img

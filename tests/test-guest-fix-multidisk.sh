@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# guest-fix on a VMware-like Debian guest spread over three disks: /boot
+# (and GRUB) on /dev/sda1, root on the LVM volume vg0/root spanning
+# /dev/sdb1 and /dev/sdc1, /var on /dev/sdc2, fstab by /dev/sdX names,
+# an initramfs without virtio.  It does not boot on virtio before; after
+# img-convert of each disk and one guest-fix run over the three, the
+# report is checked with jq and read back with libguestfs, and the guest
+# boots on q35 with the three disks on virtio-blk: root, /boot and /var
+# mounted, the NIC up, VMware Tools not running.
+. "$(dirname "$0")/functions.sh"
+slow_test "a multi-disk guest build and boot"
+. "$H2K_TOP/tests/guests/check.sh"
+requires guestfish --version
+requires qemu-system-x86_64 --version
+requires qemu-img --version
+requires jq --version
+requires lsinitramfs --help
+
+dir=$(guest_image debian-multi)
+src=("$dir/disk1.img" "$dir/disk2.img" "$dir/disk3.img")
+
+if boots_enabled; then
+  if boot_guest --bus virtio "${src[@]}" "$tmp/before.log" >/dev/null 2>&1; then
+    fail "before: booted from virtio-blk without the fix"
+  elif grep -qa 'ALERT!  /dev/mapper/vg0-root does not exist' "$tmp/before.log"; then
+    pass "before: no boot from virtio-blk (initramfs: vg0-root does not exist)"
+  else
+    fail "before: virtio boot failed in an unexpected way"
+    diag "$(tail -n 5 "$tmp/before.log")"
+  fi
+else
+  skip "boot before the fix (only in the normal run)"
+fi
+
+disks=()
+for i in 1 2 3; do
+  convert_copy "${src[i-1]}" "$tmp/disk$i.qcow2"
+  disks+=("$tmp/disk$i.qcow2")
+done
+
+# Without its third disk the guest's root volume group is incomplete:
+# guest-fix must refuse rather than fix half a guest.
+expect_fail "two of three disks: refused" "operating system|volume|missing" \
+  guest-fix "${disks[0]}" "${disks[1]}"
+
+ok "guest-fix over the three disks exits 0" \
+  sh -c 'guest-fix "$@" > "$0"' "$tmp/report.json" "${disks[@]}"
+r=$tmp/report.json
+ok "report: status ok, no warnings" jqt '.status == "ok" and (.warnings | length) == 0' "$r"
+ok "report: root on LVM, /boot on sda1, /var on sdc2" \
+  jqt '.guest.mountpoints == {"/": "/dev/vg0/root", "/boot": "/dev/sda1", "/var": "/dev/sdc2"}' "$r"
+for f in vmware-tools network block-devices bootloader initramfs; do
+  ok "report: $f applied" jqt --arg f "$f" '.fixes[] | select(.name == $f) | .status == "applied"' "$r"
+done
+is "report: fstab's /boot and /var lines changed, the LVM line not" \
+  "$(jq -r '.fixes[] | select(.name == "block-devices") | .changes[] | select(.file == "/etc/fstab") | .lines[].from | split(" ")[0]' "$r" | tr '\n' ' ')" \
+  "/dev/sda1 /dev/sdc2 "
+ok "report: open-vm-tools removed" \
+  jqt '.fixes[] | select(.name == "vmware-tools") | .changes[0] | .action == "remove-package" and .detail == "open-vm-tools"' "$r"
+for d in "${disks[@]}"; do
+  ok "qemu-img check of ${d##*/}" qemu-img check -q "$d"
+done
+
+kver=$(jq -r '.guest.kernels[0]' "$r")
+ok "every claim of the report read back with libguestfs" \
+  check_claims -a "${disks[0]}" -a "${disks[1]}" -a "${disks[2]}" "$r" \
+    /etc/fstab "/boot/initrd.img-$kver" /var/lib/dpkg/info/open-vm-tools.list
+fstab=$(readback_path /etc/fstab)
+ok "readback: the LVM root line is unchanged" grep -q '^/dev/mapper/vg0-root ' "$fstab"
+ok "readback: /boot mounted by UUID" grep -Eq '^UUID=[0-9a-f-]+ +/boot ' "$fstab"
+ok "readback: /var mounted by UUID" grep -Eq '^UUID=[0-9a-f-]+ +/var ' "$fstab"
+ok "readback: no /dev/sd name left in fstab" sh -c '! grep -q "^/dev/sd" "$1"' _ "$fstab"
+ok "readback: the initramfs (on disk 1) holds virtio_blk and dm_mod" \
+  sh -c 'lsinitramfs "$1" > "$1.list" && grep -q /virtio_blk.ko "$1.list" && grep -q /dm-mod.ko "$1.list"' \
+  _ "$(readback_path "/boot/initrd.img-$kver")"
+ok "readback: open-vm-tools' dpkg record (on disk 3's /var) is gone" \
+  test ! -e "$(readback_path /var/lib/dpkg/info/open-vm-tools.list)"
+
+if boots_enabled; then
+  if out=$(boot_guest --bus virtio --nic virtio --format qcow2 "${disks[@]}" "$tmp/after.log"); then
+    pass "after: boots on q35 with three virtio-blk disks and virtio-net: $out"
+    case $out in *"root=/dev/mapper/vg0-root "*) pass "after: root on the LVM volume" ;; *) fail "after: root: $out" ;; esac
+    case $out in *"mounts="*"/boot:/dev/vda1"*) pass "after: /boot mounted from /dev/vda1" ;; *) fail "after: /boot: $out" ;; esac
+    case $out in *"mounts="*"/var:/dev/vdc2"*) pass "after: /var mounted from /dev/vdc2" ;; *) fail "after: /var: $out" ;; esac
+    case $out in *"up=ens192:up "*) pass "after: the NIC is up as ens192" ;; *) fail "after: NIC: $out" ;; esac
+    case $out in *"inet=ens192:10.0.2."*) pass "after: the NIC got its address" ;; *) fail "after: address: $out" ;; esac
+    case $out in *"vmtools=stopped"*) pass "after: VMware Tools not running" ;; *) fail "after: $out" ;; esac
+  else
+    fail "after: does not boot from virtio-blk"
+  fi
+else
+  skip "boot after the fix (only in the normal run)"
+fi
