@@ -330,18 +330,19 @@ GF
     bootdisk=$img ;;
 multi)
     # disk1: /boot (and GRUB); disk2: a physical volume; disk3: a second
-    # physical volume, then /var.  disk2 is smaller than the root file
-    # system's contents, so root's data really lies on both disks.
+    # physical volume, then /var.  LVM allocates the larger physical
+    # volume first (disk2's); it is smaller than root's contents, so
+    # root's data really lies on both disks.
     mkdir "$img"
     d1=$img/disk1.img d2=$img/disk2.img d3=$img/disk3.img
-    truncate -s 512M "$d1"; truncate -s 512M "$d2"; truncate -s 2G "$d3"
+    truncate -s 512M "$d1"; truncate -s 512M "$d2"; truncate -s 1G "$d3"
     echo 'start=2048, type=83, bootable' | sfdisk -q "$d1"
     echo 'start=2048, type=8e' | sfdisk -q "$d2"
-    printf 'start=2048, size=2097152, type=8e\nstart=2099200, type=83\n' | sfdisk -q "$d3"
+    printf 'start=2048, size=786432, type=8e\nstart=788480, type=83\n' | sfdisk -q "$d3"
     mv "$root/boot" "$work/boot"; mkdir "$root/boot"
     mv "$root/var" "$work/var"; mkdir "$root/var"
     mkfs.ext4 -q -F -L boot -E offset=1048576 -d "$work/boot" "$d1" 523264k
-    mkfs.ext4 -q -F -L var -E offset=$((2099200 * 512)) -d "$work/var" "$d3" 1047552k
+    mkfs.ext4 -q -F -L var -E offset=$((788480 * 512)) -d "$work/var" "$d3" 654336k
     multi_root "$d1" "$d2" "$d3"
     bootdisk=$d1 ;;
 uefi)
