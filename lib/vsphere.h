@@ -104,6 +104,7 @@
 
 #include "connopts.h"
 #include "progress.h"
+#include "vector.h"
 
 #define H2K_VIM25_NS "urn:vim25"
 #define H2K_XSI_NS "http://www.w3.org/2001/XMLSchema-instance"
@@ -277,5 +278,31 @@ char *h2k_vs_folder_url (struct h2k_vs *vs, const char *dspath,
 /* The same from a SOAP URL ("https://host:port/sdk"), without a session. */
 char *h2k_folder_url (const char *sdk_url, const char *dspath,
                       const char *dc_path);
+
+/* --- Changed Block Tracking --------------------------------------------- */
+
+/* A byte range of a virtual disk. */
+struct h2k_vs_area {
+  uint64_t start, length;
+};
+DEFINE_VECTOR_TYPE (h2k_vs_areas, struct h2k_vs_area);
+
+/* QueryChangedDiskAreas on virtual machine VM (a moref) for the disk with
+ * DEVICE_KEY and CAPACITY bytes: the areas changed since CHANGE_ID, or
+ * with "*" every area in use.  SNAPSHOT (a VirtualMachineSnapshot moref)
+ * asks about the disk as that snapshot froze it; NULL asks about the
+ * running disk, which real servers only answer for a powered-off VM.
+ * Each reply covers only a span of the disk, so the query is repeated
+ * from the reply's startOffset + length until the capacity is reached.
+ * The areas are appended to *OUT in order, adjacent ones merged, clipped
+ * to the capacity; *CALLS (if not NULL) gets the number of calls made.
+ * A reply that does not move forward, or whose areas lie outside its own
+ * span or go backwards, is an error, as is any fault (CBT off gives
+ * FileFault, an unknown disk InvalidArgument: h2k_vs_last_fault tells
+ * which). */
+int h2k_vs_changed_areas (struct h2k_vs *vs, const char *vm,
+                          const char *snapshot, int64_t device_key,
+                          const char *change_id, uint64_t capacity,
+                          h2k_vs_areas *out, unsigned *calls);
 
 #endif

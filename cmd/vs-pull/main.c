@@ -18,6 +18,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <openssl/evp.h>
 
 #include "h2k.h"
 #include "http.h"
@@ -63,7 +64,7 @@ usage (FILE *fp)
 "Usage: vs-pull [OPTIONS] SOURCE... (-o FILE | -o - | --dir DIR)\n"
 "       vs-pull [OPTIONS] --range OFFSET:LENGTH SOURCE (-o FILE | -o - | --patch TARGET)\n"
 "       vs-ls --chain ... | vs-pull [OPTIONS] --dir DIR      (VM records)\n"
-"       vs-cbt ... | vs-pull [OPTIONS] --patch TARGET        (extent records)\n"
+"       vmdk-flatten --map ... | vs-pull [OPTIONS] --patch TARGET  (extent records)\n"
 "\n"
 "Download datastore files over /folder: parallel, resumable, verified.\n"
 "SOURCE is a datastore path such as '[LocalDS_0] vm1/disk1-flat.vmdk' (through\n"
@@ -87,7 +88,10 @@ usage (FILE *fp)
 "      --retry-wait SECS   first backoff, doubled each retry (default 0.5)\n"
 "      --stall-timeout S   drop a connection silent for S seconds (default 60)\n"
 "      --chunk-size SIZE   bytes per request (default: from the file size)\n"
-"      --skip-zero         leave holes for all-zero 64 KiB blocks\n"
+"      --skip-zero         leave holes where the disk reads as zeros: for VM\n"
+"                          records with CBT on, fetch only the areas the\n"
+"                          server reports in use; else skip all-zero 64 KiB\n"
+"                          blocks\n"
 "      --direct            fetch datastore files from a host that mounts the\n"
 "                          datastore, with a vCenter service ticket per\n"
 "                          request (its certificate pinned to the ticket's\n"
@@ -172,62 +176,6 @@ run_jobs (struct pull *p, struct h2k_http_job **jobs, size_t njobs)
   return h2k_http_run (p->http, jobs, njobs);
 }
 
-int
-pull_files (struct pull *p, struct h2k_http_job **jobs, size_t njobs,
-            char **paths, const char **expect)
-{
-  struct h2k_http_job **todo = calloc (njobs ? njobs : 1, sizeof *todo);
-  size_t ntodo = 0;
-  int ret = -1;
-
-  if (todo == NULL)
-    return h2k_seterr ("out of memory");
-  for (size_t i = 0; i < njobs; i++) {
-    struct h2k_http_job *job = jobs[i];
-    if (p->no_clobber && access (paths[i], F_OK) == 0) {
-      if (p->verbose)
-        h2k_warn ("%s: exists, skipped (--no-clobber)", paths[i]);
-      job->complete = false;
-      continue;
-    }
-    if (h2k_http_head (p->http, job) == -1 || h2k_http_job_whole (job) == -1)
-      goto out;
-    job->want_sha256 = p->sha256 || (expect && expect[i]);
-    if (h2k_http_resume_open (job, paths[i]) == -1)
-      goto out;
-    if (p->verbose && job->resumed.len > 0)
-      h2k_warn ("%s: resuming %s", job->name, job->part);
-    todo[ntodo++] = job;
-  }
-  if (run_jobs (p, todo, ntodo) == -1)
-    goto out;
-  for (size_t i = 0; i < njobs; i++) {
-    struct h2k_http_job *job = jobs[i];
-    if (!job->complete)
-      continue;
-    if (p->verbose && (job->resumed_bytes || job->resume_rejected))
-      h2k_warn ("%s: resumed %llu bytes that passed their CRC check; %llu "
-                "failed it and were fetched again", job->name,
-                (unsigned long long) job->resumed_bytes,
-                (unsigned long long) job->resume_rejected);
-    if (check_digest (job, expect ? expect[i] : NULL) == -1) {
-      /* Some byte is wrong and we cannot tell which: start afresh next
-       * time. */
-      close (job->fd);
-      job->fd = -1;
-      unlink (job->part);
-      unlink (job->state);
-      goto out;
-    }
-    if (h2k_http_resume_commit (job) == -1)
-      goto out;
-  }
-  ret = 0;
- out:
-  free (todo);
-  return ret;
-}
-
 /* Make LEN bytes at OFF of FD read as zeros: a hole where the file system
  * can punch one, else written zeros. */
 static int
@@ -245,6 +193,166 @@ zero_range (int fd, uint64_t off, uint64_t len, const char *target)
     off += n, len -= n;
   }
   return 0;
+}
+
+/* The SHA-256 of the first SIZE bytes of FD (holes read as zeros): for a
+ * file fetched in areas, whose digest the data plane cannot take in
+ * order. */
+static int
+file_sha256 (int fd, uint64_t size, const char *name, unsigned char out[32])
+{
+  enum { BUF = 1024 * 1024 };
+  unsigned char *buf = malloc (BUF);
+  EVP_MD_CTX *md = EVP_MD_CTX_new ();
+  int ret = -1;
+  if (buf == NULL || md == NULL || !EVP_DigestInit_ex (md, EVP_sha256 (), NULL)) {
+    h2k_seterr ("%s: cannot start SHA-256", name);
+    goto out;
+  }
+  for (uint64_t off = 0; off < size; ) {
+    size_t n = size - off < BUF ? size - off : BUF;
+    if (h2k_pread_exact (fd, buf, n, off, name) == -1)
+      goto out;
+    EVP_DigestUpdate (md, buf, n);
+    off += n;
+  }
+  unsigned len;
+  EVP_DigestFinal_ex (md, out, &len);
+  ret = 0;
+ out:
+  EVP_MD_CTX_free (md);
+  free (buf);
+  return ret;
+}
+
+/* Restrict JOB to the in-use areas of PLAN, and say so with -v.  The
+ * areas are at the same offsets in the file; what lies between them
+ * stays a hole of the sparse NAME.part. */
+static int
+job_areas (struct pull *p, struct h2k_http_job *job,
+           const struct zero_plan *zp)
+{
+  uint64_t in_use = 0;
+  job->segs.len = 0;
+  for (size_t k = 0; k < zp->areas.len; k++) {
+    const struct h2k_http_seg *a = &zp->areas.ptr[k];
+    if (h2k_http_job_add (job, a->src, a->len, a->src) == -1)
+      return -1;
+    in_use += a->len;
+  }
+  if (p->verbose) {
+    char used[H2K_SIZE_BUFLEN], all[H2K_SIZE_BUFLEN];
+    h2k_warn ("%s: --skip-zero from CBT: %s in use in %zu areas of %s (%u "
+              "QueryChangedDiskAreas calls); only those are fetched, the rest "
+              "is left as holes", job->name,
+              h2k_format_size (in_use, used, sizeof used), zp->areas.len,
+              h2k_format_size (job->size, all, sizeof all), zp->calls);
+  }
+  return 0;
+}
+
+/* Make the gaps between JOB's segments read as zeros in a NAME.part that
+ * is being resumed (an earlier run may have written there). */
+static int
+zero_gaps (struct h2k_http_job *job)
+{
+  uint64_t pos = 0;
+  for (size_t k = 0; k <= job->segs.len; k++) {
+    uint64_t end = k < job->segs.len ? job->segs.ptr[k].dst : job->size;
+    if (end > pos && zero_range (job->fd, pos, end - pos, job->part) == -1)
+      return -1;
+    if (k < job->segs.len)
+      pos = job->segs.ptr[k].dst + job->segs.ptr[k].len;
+  }
+  return 0;
+}
+
+int
+pull_files (struct pull *p, struct h2k_http_job **jobs, size_t njobs,
+            char **paths, const char **expect, const struct zero_plan *plans)
+{
+  struct h2k_http_job **todo = calloc (njobs ? njobs : 1, sizeof *todo);
+  bool *in_areas = calloc (njobs ? njobs : 1, sizeof *in_areas);
+  size_t ntodo = 0;
+  int ret = -1;
+
+  if (todo == NULL || in_areas == NULL) {
+    h2k_seterr ("out of memory");
+    goto out;
+  }
+  for (size_t i = 0; i < njobs; i++) {
+    struct h2k_http_job *job = jobs[i];
+    const struct zero_plan *zp = plans ? &plans[i] : NULL;
+    if (p->no_clobber && access (paths[i], F_OK) == 0) {
+      if (p->verbose)
+        h2k_warn ("%s: exists, skipped (--no-clobber)", paths[i]);
+      job->complete = false;
+      continue;
+    }
+    if (h2k_http_head (p->http, job) == -1)
+      goto out;
+    in_areas[i] = zp && zp->cbt;
+    if (in_areas[i] && job->size != zp->size) {
+      if (p->verbose)
+        h2k_warn ("%s: --skip-zero by zero-block detection: the file has %llu "
+                  "bytes, not the %llu of the disk the CBT areas describe",
+                  job->name, (unsigned long long) job->size,
+                  (unsigned long long) zp->size);
+      in_areas[i] = false;
+    }
+    else if (p->verbose && p->skip_zero && !in_areas[i])
+      h2k_warn ("%s: --skip-zero by zero-block detection (%s)", job->name,
+                zp && zp->why ? zp->why
+                : "CBT areas are only asked for the data files of VM records");
+    if (in_areas[i] ? job_areas (p, job, zp) == -1
+        : h2k_http_job_whole (job) == -1)
+      goto out;
+    /* The data plane hashes what it fetches, in order; a file fetched in
+     * areas is hashed from the disk afterwards instead. */
+    job->want_sha256 = (p->sha256 || (expect && expect[i])) && !in_areas[i];
+    if (h2k_http_resume_open (job, paths[i]) == -1)
+      goto out;
+    if (in_areas[i] && !job->fresh && zero_gaps (job) == -1)
+      goto out;
+    if (p->verbose && job->resumed.len > 0)
+      h2k_warn ("%s: resuming %s", job->name, job->part);
+    if (job->segs.len == 0) {
+      job->complete = true;     /* nothing in use: all holes */
+      continue;
+    }
+    todo[ntodo++] = job;
+  }
+  if (run_jobs (p, todo, ntodo) == -1)
+    goto out;
+  for (size_t i = 0; i < njobs; i++) {
+    struct h2k_http_job *job = jobs[i];
+    if (!job->complete)
+      continue;
+    if (p->verbose && (job->resumed_bytes || job->resume_rejected))
+      h2k_warn ("%s: resumed %llu bytes that passed their CRC check; %llu "
+                "failed it and were fetched again", job->name,
+                (unsigned long long) job->resumed_bytes,
+                (unsigned long long) job->resume_rejected);
+    if (in_areas[i] && (p->sha256 || (expect && expect[i]))
+        && file_sha256 (job->fd, job->size, job->part, job->sha256) == -1)
+      goto out;
+    if (check_digest (job, expect ? expect[i] : NULL) == -1) {
+      /* Some byte is wrong and we cannot tell which: start afresh next
+       * time. */
+      close (job->fd);
+      job->fd = -1;
+      unlink (job->part);
+      unlink (job->state);
+      goto out;
+    }
+    if (h2k_http_resume_commit (job) == -1)
+      goto out;
+  }
+  ret = 0;
+ out:
+  free (todo);
+  free (in_areas);
+  return ret;
 }
 
 /* Fetch the job's segments into TARGET at their own offsets, and make the
@@ -450,7 +558,7 @@ pull_sources (struct pull *p, char **srcs, size_t n)
         goto out;
       }
   }
-  if (pull_files (p, jp, n, paths, expect) == -1)
+  if (pull_files (p, jp, n, paths, expect, NULL) == -1)
     goto out;
   if (p->sha256)
     for (size_t i = 0; i < n; i++)

@@ -22,6 +22,16 @@ DEFINE_VECTOR_TYPE (manifest, struct manifest_entry);
 
 struct direct;
 
+/* How --skip-zero finds the zeros of a file pulled whole: from the areas
+ * the server says are in use (CBT), or by looking at the bytes. */
+struct zero_plan {
+  bool cbt;                     /* fetch only AREAS, holes elsewhere */
+  h2k_http_segs areas;          /* in-use areas, src == dst */
+  uint64_t size;                /* AREAS hold only if the file is this big */
+  unsigned calls;               /* QueryChangedDiskAreas calls made */
+  char *why;                    /* not CBT: why not, for -v */
+};
+
 struct pull {
   struct h2k_conn_opts conn;
   bool conn_used;               /* a vSphere session is needed */
@@ -97,12 +107,28 @@ int check_digest (struct h2k_http_job *job, const char *expected);
 /* records.c */
 int pull_records (struct pull *p, FILE *in);
 
+/* cbt.c */
+struct json_object;
+/* Plan how --skip-zero treats the data file of DISK (an element of the VM
+ * record REC's "disks"), whose descriptor names that one file as a flat
+ * extent of FLAT_BYTES bytes (ONE_FLAT false: anything else).  With CBT on
+ * the VM and a flat base disk that is the disk's current backing, asks
+ * the server for the areas in use; otherwise, or when the server faults,
+ * PLAN says why not (a fault is also reported on stderr).  -1 only for
+ * out of memory. */
+int cbt_plan (struct pull *p, struct json_object *rec,
+              struct json_object *disk, bool one_flat, uint64_t flat_bytes,
+              struct zero_plan *plan);
+void zero_plan_free (struct zero_plan *plan);
+
 /* main.c */
 /* Base name of a datastore path or URL, safe as a file name. */
 char *safe_base_name (const char *file);
-/* One whole file to PATH (resumable), with digest and verify. */
+/* Whole files to PATHS (resumable), with digest and verify.  PLANS (NULL,
+ * or one per job) may restrict a file to the areas in use. */
 int pull_files (struct pull *p, struct h2k_http_job **jobs, size_t njobs,
-                char **paths, const char **expect);
+                char **paths, const char **expect,
+                const struct zero_plan *plans);
 /* Fetch JOB's segments into TARGET at their offsets. */
 int patch_target (struct pull *p, struct h2k_http_job *job, const char *target,
                   const h2k_http_segs *zeros);

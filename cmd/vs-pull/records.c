@@ -1,5 +1,5 @@
 /* Records on stdin: VM records (vs-ls --chain) and extent records
- * (vs-cbt, vmdk-flatten --map).
+ * (vmdk-flatten --map, or anything writing that format).
  *
  * A VM record's disks name their backing chain by descriptor; the bytes
  * live in the extent files each descriptor names (disk-flat.vmdk,
@@ -29,6 +29,8 @@ struct vm_file {
   struct h2k_http_job job;
   bool have_job;
   string_vector extents;        /* files a descriptor names */
+  bool one_flat;                /* it names one flat extent at offset 0 */
+  uint64_t flat_bytes;          /* of that many bytes */
 };
 DEFINE_VECTOR_TYPE (file_vector, struct vm_file);
 
@@ -143,11 +145,14 @@ descriptor_extents (struct vm_file *f)
   rewind (fp);
 
   char line[4096];
+  size_t nflat = 0, nother = 0;
+  unsigned long long flat_sectors = 0;
   while (fgets (line, sizeof line, fp)) {
     char access[16], type[32], name[1024];
-    unsigned long long sectors;
-    if (sscanf (line, "%15s %llu %31s \"%1023[^\"]\"", access, &sectors, type,
-                name) != 4)
+    unsigned long long sectors, offset = 0;
+    int got = sscanf (line, "%15s %llu %31s \"%1023[^\"]\" %llu", access,
+                      &sectors, type, name, &offset);
+    if (got < 4)
       continue;
     if (strcmp (access, "RW") && strcmp (access, "RDONLY")
         && strcmp (access, "NOACCESS"))
@@ -161,7 +166,18 @@ descriptor_extents (struct vm_file *f)
       free (ds);
       return h2k_seterr ("out of memory");
     }
+    /* A flat extent from the start of its file: disk offsets are file
+     * offsets, which is what CBT areas need. */
+    if ((strcmp (type, "VMFS") == 0 || strcmp (type, "FLAT") == 0)
+        && offset == 0 && sectors <= UINT64_MAX / 512) {
+      nflat++;
+      flat_sectors = sectors;
+    }
+    else
+      nother++;
   }
+  f->one_flat = nflat == 1 && nother == 0;
+  f->flat_bytes = f->one_flat ? flat_sectors * 512 : 0;
   return 0;
 }
 
@@ -184,12 +200,12 @@ record_sha256 (json_object *disk, const char *dspath)
   return NULL;
 }
 
-/* Pull files FROM..fv->len. */
+/* Pull files FROM..FROM+N. */
 static int
-pull_some (struct pull *p, file_vector *fv, size_t from, const char *dc,
-           json_object **file_disk)
+pull_some_n (struct pull *p, file_vector *fv, size_t from, size_t n,
+             const char *dc, json_object **file_disk,
+             const struct zero_plan *plans)
 {
-  size_t n = fv->len - from;
   if (n == 0)
     return 0;
   struct h2k_http_job **jobs = calloc (n, sizeof *jobs);
@@ -221,7 +237,7 @@ pull_some (struct pull *p, file_vector *fv, size_t from, const char *dc,
       }
     }
   }
-  ret = pull_files (p, jobs, n, paths, expect);
+  ret = pull_files (p, jobs, n, paths, expect, plans ? plans + from : NULL);
  out:
   free (jobs);
   free (paths);
@@ -292,6 +308,30 @@ disk_files (json_object *disk, string_vector *out)
   return string_vector_append (out, (char *) file);
 }
 
+/* Whether some disk's chain_files (vs-ls --chain) name DSPATH as a disk
+ * extent. */
+static bool
+is_disk_extent (json_object *disks, size_t ndisks, const char *dspath)
+{
+  for (size_t d = 0; d < ndisks; d++) {
+    json_object *arr, *disk = json_object_array_get_idx (disks, d);
+    if (!json_object_is_type (disk, json_type_object)
+        || !json_object_object_get_ex (disk, "chain_files", &arr)
+        || !json_object_is_type (arr, json_type_array))
+      continue;
+    for (size_t k = 0; k < json_object_array_length (arr); k++) {
+      json_object *c = json_object_array_get_idx (arr, k);
+      const char *name, *type;
+      if (json_object_is_type (c, json_type_object)
+          && h2k_json_get_string (c, "name", &name)
+          && h2k_json_get_string (c, "type", &type)
+          && strcmp (name, dspath) == 0 && strcmp (type, "diskExtent") == 0)
+        return true;
+    }
+  }
+  return false;
+}
+
 static int
 pull_vm (struct pull *p, json_object *rec, const char *where)
 {
@@ -318,6 +358,8 @@ pull_vm (struct pull *p, json_object *rec, const char *where)
 
   file_vector fv = { 0 };
   json_object **file_disk = NULL;
+  struct zero_plan *plans = NULL;
+  size_t nplans = 0;
   int ret = -1;
 
   /* The files of every disk, base first. */
@@ -340,6 +382,33 @@ pull_vm (struct pull *p, json_object *rec, const char *where)
     string_vector_reset (&names);
   }
 
+  /* --skip-zero: the data files vs-ls found in layoutEx (chain_files of
+   * type diskExtent) wait for the second round, after the descriptors,
+   * which say whether a file is a flat extent whose CBT areas apply. */
+  size_t nfirst = fv.len;
+  if (p->skip_zero) {
+    file_vector later = { 0 };
+    size_t w = 0;
+    for (size_t i = 0; i < fv.len; i++) {
+      if (is_disk_extent (disks, ndisks, fv.ptr[i].dspath)) {
+        if (file_vector_append (&later, fv.ptr[i]) == -1) {
+          /* Keep every file in FV so that it is freed. */
+          for (size_t k = i; k < fv.len; k++)
+            fv.ptr[w++] = fv.ptr[k];
+          fv.len = w + later.len;
+          memcpy (fv.ptr + w, later.ptr, later.len * sizeof *later.ptr);
+          file_vector_reset (&later);
+          goto out;
+        }
+      }
+      else
+        fv.ptr[w++] = fv.ptr[i];
+    }
+    nfirst = w;
+    memcpy (fv.ptr + w, later.ptr, later.len * sizeof *later.ptr);
+    file_vector_reset (&later);
+  }
+
   /* Which disk each file belongs to, for checksums from an earlier pull. */
   file_disk = calloc (fv.len, sizeof *file_disk);
   if (file_disk == NULL) {
@@ -353,8 +422,8 @@ pull_vm (struct pull *p, json_object *rec, const char *where)
         file_disk[i] = disk;
     }
 
-  size_t nchain = fv.len;
-  if (pull_some (p, &fv, 0, dc, file_disk) == -1)
+  size_t nchain = nfirst;
+  if (pull_some_n (p, &fv, 0, nchain, dc, file_disk, NULL) == -1)
     goto out;
 
   /* The extent files the descriptors name. */
@@ -379,7 +448,32 @@ pull_vm (struct pull *p, json_object *rec, const char *where)
         file_disk[i] = disk;
     }
   }
-  if (pull_some (p, &fv, nchain, dc, file_disk) == -1)
+  /* --skip-zero: the data file of a disk with CBT may be fetched in the
+   * areas the server says are in use. */
+  if (p->skip_zero && fv.len > nchain) {
+    plans = calloc (fv.len, sizeof *plans);
+    nplans = fv.len;
+    if (plans == NULL) {
+      h2k_seterr ("out of memory");
+      goto out;
+    }
+    for (size_t d = 0; d < ndisks; d++) {
+      json_object *disk = json_object_array_get_idx (disks, d);
+      const char *file;
+      if (!h2k_json_get_string (disk, "file", &file))
+        continue;
+      ssize_t leaf = find_file (&fv, file);
+      if (leaf < 0 || fv.ptr[leaf].extents.len != 1)
+        continue;
+      ssize_t e = find_file (&fv, fv.ptr[leaf].extents.ptr[0]);
+      if (e < (ssize_t) nchain || plans[e].cbt || plans[e].why)
+        continue;
+      if (cbt_plan (p, rec, disk, fv.ptr[leaf].one_flat,
+                    fv.ptr[leaf].flat_bytes, &plans[e]) == -1)
+        goto out;
+    }
+  }
+  if (pull_some_n (p, &fv, nchain, fv.len - nchain, dc, file_disk, plans) == -1)
     goto out;
 
   /* The record again, with the local files. */
@@ -439,6 +533,9 @@ pull_vm (struct pull *p, json_object *rec, const char *where)
   if (ret == -1)
     h2k_seterr_prefix ("VM %s", name);
   free (file_disk);
+  for (size_t i = 0; i < nplans; i++)
+    zero_plan_free (&plans[i]);
+  free (plans);
   files_free (&fv);
   return ret;
 }

@@ -74,6 +74,7 @@ func main() {
 	expireAfter := flag.Int("expire-after", 0, "end the session of the N-th authenticated SOAP call (counted over all sessions) with a NotAuthenticated fault, once (0: never)")
 	cbtBlock := flag.Int64("cbt-block", 65536, "QueryChangedDiskAreas block size in bytes")
 	cbtSpan := flag.Int64("cbt-span", 1<<30, "QueryChangedDiskAreas: bytes of disk covered by one reply")
+	diskSize := flag.Int64("disk-size", 0, "capacity in bytes of every VM's disks, a multiple of 1024 (0: the model's 1 MiB)")
 	odd := flag.Bool("odd", false, "add the odd-names inventory (names with spaces, unicode, '/', '&', '<', quotes, '../../x'; several disks, NICs, snapshots, EFI)")
 	inventory := flag.String("inventory-json", "", "write the simulator's own view of its VMs to this file (JSON lines)")
 	noTickets := flag.Bool("no-tickets", false, "answer AcquireGenericServiceTicket with a NotSupported fault")
@@ -111,6 +112,14 @@ func main() {
 
 	if err := model.Create(); err != nil {
 		log.Fatalf("creating the model: %s", err)
+	}
+
+	if *diskSize < 0 || *diskSize%1024 != 0 {
+		model.Remove()
+		log.Fatal("-disk-size must be a multiple of 1024")
+	}
+	if *diskSize > 0 {
+		setDiskSize(*diskSize)
 	}
 
 	if *odd {
