@@ -134,7 +134,9 @@ vm2=DC0_C0_RP0_VM0
 put_disk $vm2 zero
 set_cbt $vm2 true
 vs-ls --chain --vm $vm2 > "$tmp/rec2"
-ok "an unused disk" eval 'vs-pull --skip-zero -v --dir "$tmp/empty" < "$tmp/rec2" 2> "$tmp/empty.err" >/dev/null'
+ok "an unused disk" eval 'vs-pull --skip-zero --sha256 -v --dir "$tmp/empty" < "$tmp/rec2" 2> "$tmp/empty.err" > "$tmp/empty.out"'
+jq_ok "an unused disk: its digest is that of the zeros" \
+  '.disks[0].local_files[] | select(.file | endswith("-flat.vmdk")) | .sha256 == "'"$(sha256 "$VCSIM_DS_0_DIR/$vm2/disk1-flat.vmdk")"'"' "$tmp/empty.out"
 same_file "an unused disk: identical (all zeros)" "$tmp/empty/$vm2/disk1-flat.vmdk" "$VCSIM_DS_0_DIR/$vm2/disk1-flat.vmdk"
 is "an unused disk: only the descriptor fetched" "$(fetched "$tmp/empty.err")" \
   "$(stat -c %s "$VCSIM_DS_0_DIR/$vm2/disk1.vmdk")"

@@ -316,7 +316,7 @@ pull_files (struct pull *p, struct h2k_http_job **jobs, size_t njobs,
       goto out;
     if (p->verbose && job->resumed.len > 0)
       h2k_warn ("%s: resuming %s", job->name, job->part);
-    if (job->segs.len == 0) {
+    if (in_areas[i] && job->segs.len == 0) {
       job->complete = true;     /* nothing in use: all holes */
       continue;
     }
