@@ -64,7 +64,7 @@ usage (FILE *fp)
 "Usage: vs-pull [OPTIONS] SOURCE... (-o FILE | -o - | --dir DIR)\n"
 "       vs-pull [OPTIONS] --range OFFSET:LENGTH SOURCE (-o FILE | -o - | --patch TARGET)\n"
 "       vs-ls --chain ... | vs-pull [OPTIONS] --dir DIR      (VM records)\n"
-"       vmdk-flatten --map ... | vs-pull [OPTIONS] --patch TARGET  (extent records)\n"
+"       vs-pull [OPTIONS] --patch TARGET < EXTENT-RECORDS   (JSON lines)\n"
 "\n"
 "Download datastore files over /folder: parallel, resumable, verified.\n"
 "SOURCE is a datastore path such as '[LocalDS_0] vm1/disk1-flat.vmdk' (through\n"

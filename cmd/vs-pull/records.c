@@ -9,7 +9,9 @@
  * with disks[].local (the leaf descriptor, ready for vmdk-flatten) and
  * disks[].local_files (every file of the disk: datastore path, local path,
  * size and, with --sha256, the digest).  Fields vs-pull does not know pass
- * through unchanged.
+ * through unchanged.  With --skip-zero the data files vs-ls listed wait
+ * until the descriptors are read, so that a flat disk with CBT on can be
+ * fetched in the areas the server reports in use (cbt.c).
  */
 #include <errno.h>
 #include <stdio.h>
