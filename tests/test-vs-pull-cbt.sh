@@ -129,6 +129,21 @@ ok "a second pull over a stale .part" \
   quiet vs-pull --skip-zero --dir "$tmp/again" < "$tmp/rec"
 same_file "still bit-identical" "$tmp/again/$vm/disk1-flat.vmdk" "$flat"
 
+# Resuming a .part that holds other bytes everywhere (its state names no
+# chunk yet): the gaps between the areas, and the zero blocks inside them,
+# must end up zeros.
+lastmod=$(curl -skI "https://$VCSIM_HOSTPORT/folder/$vm/disk1-flat.vmdk?dcPath=DC0&dsName=LocalDS_0" \
+  | tr -d '\r' | sed -n 's/^[Ll]ast-[Mm]odified: //p')
+mkdir -p "$tmp/resume/$vm"
+head -c $size /dev/urandom > "$tmp/resume/$vm/disk1-flat.vmdk.part"
+jq -nc --arg v "$lastmod" --arg n "[LocalDS_0] $vm/disk1-flat.vmdk" \
+  '{h2k_pull_state: 2, name: $n, size: '$size', validator: $v, chunk: 1048576, done: []}' \
+  > "$tmp/resume/$vm/disk1-flat.vmdk.part.state"
+ok "resuming over a .part full of other bytes" \
+  quiet vs-pull --skip-zero --dir "$tmp/resume" < "$tmp/rec"
+same_file "resumed: bit-identical" "$tmp/resume/$vm/disk1-flat.vmdk" "$flat"
+ok "resumed: sparse again" test "$(blocks_kib "$tmp/resume/$vm/disk1-flat.vmdk")" -lt $(( size / 1024 / 4 ))
+
 # A disk with nothing in use: no data request at all, a file of holes.
 vm2=DC0_C0_RP0_VM0
 put_disk $vm2 zero
