@@ -28,6 +28,12 @@ soap ()
         -H 'SOAPAction: "urn:vim25/6.5"' --data-binary @-
 }
 soap "<Login xmlns=\"urn:vim25\"><_this type=\"SessionManager\">SessionManager</_this><userName>$GOVC_USERNAME</userName><password>$GOVC_PASSWORD</password></Login>" >/dev/null
+power_off ()  # VM-NAME
+{
+  local moref
+  moref=$(vs-ls --vm "$1" | jq -r .moref)
+  soap "<PowerOffVM_Task xmlns=\"urn:vim25\"><_this type=\"VirtualMachine\">$moref</_this></PowerOffVM_Task>" >/dev/null
+}
 set_cbt ()  # VM-NAME true|false
 {
   local moref
@@ -91,16 +97,27 @@ vm=DC0_H0_VM0
 flat=$VCSIM_DS_0_DIR/$vm/disk1-flat.vmdk
 put_disk $vm data
 set_cbt $vm true
+vs-ls --chain --vm $vm > "$tmp/rec-on"
 used=$(in_use "$flat")
 desc=$(stat -c %s "$VCSIM_DS_0_DIR/$vm/disk1.vmdk")
 diag "disk $size bytes, $used in use"
 
-# CBT on: only the areas in use come down.
+# Powered on: the server would only answer for a snapshot; not asked.
+before=$(qcda_calls)
+ok "CBT on, VM powered on" eval 'vs-pull --skip-zero -v --dir "$tmp/on" < "$tmp/rec-on" 2> "$tmp/on.err" >/dev/null'
+ok "powered on: -v says zero-block detection and why" \
+  grep -q 'disk1-flat.vmdk: --skip-zero by zero-block detection (the VM is poweredOn: ' "$tmp/on.err"
+is "powered on: no QueryChangedDiskAreas" "$(( $(qcda_calls) - before ))" 0
+same_file "powered on: bit-identical" "$tmp/on/$vm/disk1-flat.vmdk" "$flat"
+
+# CBT on, powered off: only the areas in use come down.
+power_off $vm
 vs-ls --chain --vm $vm > "$tmp/rec"
 jq_ok "the VM record carries what the query needs" \
-  '.cbt == true and .moref and (.disks[0] | .key and .capacity == '$size' and .change_id and .backing == "flat")' "$tmp/rec"
+  '.cbt == true and .power_state == "poweredOff" and .moref and (.disks[0] | .key and .capacity == '$size' and .change_id and .backing == "flat")' "$tmp/rec"
 reconfigs=$(grep -c '<ReconfigVM_Task' "$trace")
 before=$(qcda_calls)
+lines=$(wc -l < "$trace")
 ok "vs-ls --chain | vs-pull --skip-zero --sha256 -v" \
   eval 'vs-pull --skip-zero --sha256 -v --dir "$tmp/cbt" < "$tmp/rec" > "$tmp/cbt.out" 2> "$tmp/cbt.err"'
 diag "$(cat "$tmp/cbt.err")"
@@ -119,6 +136,10 @@ calls=$(( $(qcda_calls) - before ))
 ok "QueryChangedDiskAreas paged ($calls calls, 1 MiB spans)" test "$calls" -eq $(( (size + 1048575) / 1048576 ))
 is "the VM was not reconfigured" "$(grep -c '<ReconfigVM_Task' "$trace")" "$reconfigs"
 is "no snapshot was taken" "$(grep -c '<CreateSnapshot_Task' "$trace" || true)" 0
+is "vs-pull called only read-only methods" \
+  "$(tail -n +$(( lines + 1 )) "$trace" | grep -o '<[A-Za-z_]*[ >]' | tr -d '<> ' \
+     | grep -vxE 'soapenv:Envelope|soapenv:Body|_this|deviceKey|startOffset|changeId|userName|password|locale' \
+     | sort -u | tr '\n' ' ')" "Login Logout QueryChangedDiskAreas RetrieveServiceContent "
 
 # Again into the same directory: the .part is fresh each time, but an
 # interrupted earlier whole-file pull left bytes where the areas now say
@@ -148,6 +169,7 @@ ok "resumed: sparse again" test "$(blocks_kib "$tmp/resume/$vm/disk1-flat.vmdk")
 vm2=DC0_C0_RP0_VM0
 put_disk $vm2 zero
 set_cbt $vm2 true
+power_off $vm2
 vs-ls --chain --vm $vm2 > "$tmp/rec2"
 ok "an unused disk" eval 'vs-pull --skip-zero --sha256 -v --dir "$tmp/empty" < "$tmp/rec2" 2> "$tmp/empty.err" > "$tmp/empty.out"'
 jq_ok "an unused disk: its digest is that of the zeros" \
@@ -161,6 +183,7 @@ is "an unused disk: no blocks" "$(blocks_kib "$tmp/empty/$vm2/disk1-flat.vmdk")"
 vm3=DC0_H0_VM1
 put_disk $vm3 data
 cp "$flat" "$VCSIM_DS_0_DIR/$vm3/disk1-flat.vmdk"
+power_off $vm3
 before=$(qcda_calls)
 vs-ls --chain --vm $vm3 > "$tmp/rec3"
 ok "CBT off" eval 'vs-pull --skip-zero -v --dir "$tmp/off" < "$tmp/rec3" 2> "$tmp/off.err" >/dev/null'

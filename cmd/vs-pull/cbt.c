@@ -10,7 +10,9 @@
  * delta above it, and the areas of the running disk are those of the whole
  * chain, not of the base file.  (A snapshot's own areas, with the query's
  * "snapshot" argument, would describe the base only for the first
- * snapshot; vs-pull does not try.)  Nothing here changes the VM: no CBT is
+ * snapshot; vs-pull does not try.)  Without a snapshot the server only
+ * answers for a powered-off VM, so a VM that is on (by its record) is not
+ * asked.  Nothing here changes the VM: no CBT is
  * enabled, no snapshot taken.  Every case this does not cover, and a
  * server that faults, falls back to looking for all-zero blocks, which is
  * slower but gives the same bytes.
@@ -55,7 +57,7 @@ int
 cbt_plan (struct pull *p, json_object *rec, json_object *disk, bool one_flat,
           uint64_t flat_bytes, struct zero_plan *plan)
 {
-  const char *vm_name = "?", *moref, *backing, *change_id;
+  const char *vm_name = "?", *moref, *backing, *change_id, *power;
   int64_t key, capacity;
   bool cbt = false;
   json_object *chain;
@@ -64,6 +66,12 @@ cbt_plan (struct pull *p, json_object *rec, json_object *disk, bool one_flat,
   h2k_json_get_bool (rec, "cbt", &cbt);
   if (!cbt)
     return why_not (plan, "CBT is off on the VM");
+  /* Without a snapshot, servers only answer for a VM that is off (and a
+   * running VM's flat file would change under the copy anyway). */
+  if (h2k_json_get_string (rec, "power_state", &power)
+      && strcmp (power, "poweredOff") != 0)
+    return why_not (plan, "the VM is %s: CBT areas are only asked for a "
+                    "powered-off VM", power);
   if (!h2k_json_get_string (rec, "moref", &moref))
     return why_not (plan, "the VM record has no \"moref\"");
   if (!h2k_json_get_int64 (disk, "key", &key)
