@@ -38,10 +38,16 @@ for i in 1 2 3; do
   disks+=("$tmp/disk$i.qcow2")
 done
 
-# Without its third disk the guest's root volume group is incomplete:
-# guest-fix must refuse rather than fix half a guest.
-expect_fail "two of three disks: refused" "operating system|volume|missing" \
-  guest-fix "${disks[0]}" "${disks[1]}"
+# Without its third disk the guest's root volume group is incomplete;
+# with the disks in another order, fstab's /dev/sda1 (/boot) is a
+# physical volume and /dev/sdc2 (/var) does not exist.  guest-fix must
+# refuse both rather than write the fixes into the directories those
+# file systems hide.
+expect_fail "two of three disks: refused, the volume group named" \
+  "volume group vg0 is incomplete" guest-fix "${disks[0]}" "${disks[1]}"
+expect_fail "the disks in another order: refused" \
+  "cannot mount /(boot|var).*in the order the guest had them" \
+  guest-fix "${disks[1]}" "${disks[2]}" "${disks[0]}"
 
 ok "guest-fix over the three disks exits 0" \
   sh -c 'guest-fix "$@" > "$0"' "$tmp/report.json" "${disks[@]}"

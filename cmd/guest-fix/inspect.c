@@ -1,4 +1,5 @@
 /* Inspection: which operating system is on the disks, and its facts. */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,11 +13,36 @@ fact (struct gf *gf, const char *key, const char *val)
     json_object_object_add (gf->guest, key, json_object_new_string (val));
 }
 
-/* Why inspection found nothing: an encrypted volume is the common reason
- * worth naming, since the fix cannot go on without its key. */
+/* A volume group with physical volumes missing (LVM marks it partial):
+ * a guest whose root is on LVM across disks, given without one of them.
+ * Returns -1 with the error set when there is one. */
+static int
+check_partial_vgs (struct gf *gf)
+{
+  struct guestfs_lvm_vg_list *vgs = guestfs_vgs_full (gf->g);
+  int r = 0;
+  for (size_t i = 0; vgs && i < vgs->len && r == 0; i++) {
+    const char *attr = vgs->val[i].vg_attr;
+    if (attr && strlen (attr) > 3 && attr[3] == 'p')
+      r = h2k_seterr ("volume group %s is incomplete: some of its %" PRId64
+                      " physical volumes are on none of the disks given; "
+                      "give every disk of the guest", vgs->val[i].vg_name,
+                      vgs->val[i].pv_count);
+  }
+  if (vgs)
+    guestfs_free_lvm_vg_list (vgs);
+  return r;
+}
+
+/* Why inspection found nothing: an encrypted volume or an incomplete
+ * volume group are the common reasons worth naming, since the fix cannot
+ * go on without the key or the missing disk. */
 static int
 explain_no_os (struct gf *gf)
 {
+  if (check_partial_vgs (gf) == -1)
+    return -1;
+
   /* list_filesystems leaves LUKS volumes out; ask every block device. */
   char **parts = guestfs_list_partitions (gf->g);
   char **devs = guestfs_list_devices (gf->g);
@@ -111,6 +137,26 @@ by_length (const void *a, const void *b)
   return lx < ly ? -1 : lx > ly;
 }
 
+/* The file systems the fixes write to (packages, configuration, the
+ * initramfs, the boot loader): when one of them cannot be mounted, the
+ * fixes would write into the directory it hides on the root file system,
+ * and the guest would not see them.  That happens when a disk of the
+ * guest is missing or the disks are given in another order than the
+ * guest had them (its fstab names /dev/sdX). */
+static bool
+is_system_mountpoint (const char *mp)
+{
+  static const char *const dirs[] = { "/boot", "/usr", "/var", "/etc",
+                                      NULL };
+  for (size_t i = 0; dirs[i]; i++) {
+    size_t len = strlen (dirs[i]);
+    if (strncmp (mp, dirs[i], len) == 0
+        && (mp[len] == '\0' || mp[len] == '/'))
+      return true;
+  }
+  return false;
+}
+
 int
 gf_mount (struct gf *gf)
 {
@@ -128,6 +174,12 @@ gf_mount (struct gf *gf)
     if (rr == -1) {
       if (strcmp (mp, "/") == 0) {
         r = h2k_seterr ("%s: cannot mount the root file system: %s", dev,
+                        gerr (gf));
+        break;
+      }
+      if (is_system_mountpoint (mp)) {
+        r = h2k_seterr ("%s: cannot mount %s: %s; give every disk of the "
+                        "guest, in the order the guest had them", dev, mp,
                         gerr (gf));
         break;
       }
