@@ -49,8 +49,8 @@ ok "readback: the initramfs holds virtio_blk" \
 if boots_enabled; then
   if out=$(boot_guest --bus virtio --nic virtio --format qcow2 "$disk" "$tmp/after.log"); then
     pass "after: boots on q35 with virtio-blk and virtio-net: $out"
-    case $out in *"root=/dev/vda1 "*) pass "after: root on /dev/vda1" ;; *) fail "after: root: $out" ;; esac
-    case $out in *"inet=ens192:10.0.2."*) pass "after: the NIC is up as ens192 with an address" ;; *) fail "after: NIC: $out" ;; esac
+    marker_has "$out" "root=/dev/vda1 " "after: root on /dev/vda1"
+    marker_has "$out" "inet=ens192:10.0.2." "after: the NIC is up as ens192 with an address"
   else
     fail "after: does not boot from virtio-blk"
   fi

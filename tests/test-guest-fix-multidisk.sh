@@ -85,12 +85,10 @@ ok "readback: open-vm-tools' dpkg record (on disk 3's /var) is gone" \
 if boots_enabled; then
   if out=$(boot_guest --bus virtio --nic virtio --format qcow2 "${disks[@]}" "$tmp/after.log"); then
     pass "after: boots on q35 with three virtio-blk disks and virtio-net: $out"
-    case $out in *"root=/dev/mapper/vg0-root "*) pass "after: root on the LVM volume" ;; *) fail "after: root: $out" ;; esac
-    case $out in *"mounts="*"/boot:/dev/vda1"*) pass "after: /boot mounted from /dev/vda1" ;; *) fail "after: /boot: $out" ;; esac
-    case $out in *"mounts="*"/var:/dev/vdc2"*) pass "after: /var mounted from /dev/vdc2" ;; *) fail "after: /var: $out" ;; esac
-    case $out in *"up=ens192:up "*) pass "after: the NIC is up as ens192" ;; *) fail "after: NIC: $out" ;; esac
-    case $out in *"inet=ens192:10.0.2."*) pass "after: the NIC got its address" ;; *) fail "after: address: $out" ;; esac
-    case $out in *"vmtools=stopped"*) pass "after: VMware Tools not running" ;; *) fail "after: $out" ;; esac
+    marker_has "$out" "root=/dev/mapper/vg0-root " "after: root on the LVM volume"
+    marker_has "$out" "mounts=*/boot:/dev/vda1" "after: /boot mounted from /dev/vda1"
+    marker_has "$out" "mounts=*/var:/dev/vdc2" "after: /var mounted from /dev/vdc2"
+    marker_fixed "$out"
   else
     fail "after: does not boot from virtio-blk"
   fi

@@ -68,11 +68,9 @@ ok "readback: the initramfs holds virtio_blk and virtio_net" \
 if boots_enabled; then
   if out=$(boot_guest --firmware uefi --bus virtio --nic virtio --format qcow2 "$disk" "$tmp/after.log"); then
     pass "after: boots under OVMF on q35 with virtio-blk and virtio-net: $out"
-    case $out in *"root=/dev/vda2 "*) pass "after: root on /dev/vda2" ;; *) fail "after: root: $out" ;; esac
-    case $out in *"mounts="*"/boot/efi:/dev/vda1"*) pass "after: the ESP mounted from /dev/vda1" ;; *) fail "after: ESP: $out" ;; esac
-    case $out in *"up=ens192:up "*) pass "after: the NIC is up as ens192" ;; *) fail "after: NIC: $out" ;; esac
-    case $out in *"inet=ens192:10.0.2."*) pass "after: the NIC got its address" ;; *) fail "after: address: $out" ;; esac
-    case $out in *"vmtools=stopped"*) pass "after: VMware Tools not running" ;; *) fail "after: $out" ;; esac
+    marker_has "$out" "root=/dev/vda2 " "after: root on /dev/vda2"
+    marker_has "$out" "mounts=*/boot/efi:/dev/vda1" "after: the ESP mounted from /dev/vda1"
+    marker_fixed "$out"
   else
     fail "after: does not boot under OVMF"
   fi

@@ -58,6 +58,23 @@ boot_guest ()
   "$guests/boot.sh" "$@"
 }
 
+# marker_has MARKER PATTERN DESC: one test point, that the boot marker
+# line matches the glob *PATTERN* (so "mounts=*/var:/dev/vdc2" works).
+marker_has ()
+{
+  # shellcheck disable=SC2254
+  case $1 in *$2*) pass "$3" ;; *) fail "$3: $1" ;; esac
+}
+
+# marker_fixed MARKER: what every guest after guest-fix must show on KVM:
+# its NIC up under its old name with an address, VMware Tools stopped.
+marker_fixed ()
+{
+  marker_has "$1" "up=ens192:up " "after: the NIC is up as ens192"
+  marker_has "$1" "inet=ens192:10.0.2." "after: the NIC got its address"
+  marker_has "$1" "vmtools=stopped" "after: VMware Tools not running"
+}
+
 readback_path ()
 {
   echo "$tmp/readback/$(printf %s "$1" | tr / _)"
