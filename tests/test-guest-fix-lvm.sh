@@ -12,18 +12,9 @@ requires jq --version
 
 img=$(guest_image debian-lvm)
 
-if boots_enabled; then
-  if boot_guest --bus virtio "$img" "$tmp/before.log" >/dev/null 2>&1; then
-    fail "before: booted from virtio-blk without the fix"
-  elif grep -qa 'ALERT!  /dev/mapper/vg0-root does not exist' "$tmp/before.log"; then
-    pass "before: no boot from virtio-blk (initramfs: vg0-root does not exist)"
-  else
-    fail "before: virtio boot failed in an unexpected way"
-    diag "$(tail -n 5 "$tmp/before.log")"
-  fi
-else
-  skip "boot before the fix (only in the normal run)"
-fi
+boot_fails_before 'ALERT!  /dev/mapper/vg0-root does not exist' \
+  "before: no boot from virtio-blk (initramfs: vg0-root does not exist)" \
+  --bus virtio "$img"
 disk=$tmp/guest.qcow2
 convert_copy "$img" "$disk"
 

@@ -19,18 +19,9 @@ requires lsinitramfs --help
 dir=$(guest_image debian-multi)
 src=("$dir/disk1.img" "$dir/disk2.img" "$dir/disk3.img")
 
-if boots_enabled; then
-  if boot_guest --bus virtio "${src[@]}" "$tmp/before.log" >/dev/null 2>&1; then
-    fail "before: booted from virtio-blk without the fix"
-  elif grep -qa 'ALERT!  /dev/mapper/vg0-root does not exist' "$tmp/before.log"; then
-    pass "before: no boot from virtio-blk (initramfs: vg0-root does not exist)"
-  else
-    fail "before: virtio boot failed in an unexpected way"
-    diag "$(tail -n 5 "$tmp/before.log")"
-  fi
-else
-  skip "boot before the fix (only in the normal run)"
-fi
+boot_fails_before 'ALERT!  /dev/mapper/vg0-root does not exist' \
+  "before: no boot from virtio-blk (initramfs: vg0-root does not exist)" \
+  --bus virtio "${src[@]}"
 
 disks=()
 for i in 1 2 3; do

@@ -19,18 +19,9 @@ ovmf_present || skip_all "Debian's ovmf package (OVMF_CODE_4M.fd, OVMF_VARS_4M.f
 
 img=$(guest_image debian-uefi)
 
-if boots_enabled; then
-  if boot_guest --firmware uefi --bus virtio "$img" "$tmp/before.log" >/dev/null 2>&1; then
-    fail "before: booted under OVMF without the fix"
-  elif grep -qa 'BdsDxe: failed to load Boot[0-9A-F]* "UEFI Misc Device" .*Not Found' "$tmp/before.log"; then
-    pass "before: OVMF finds no loader on the disk (no NVRAM entry, no fallback path)"
-  else
-    fail "before: the UEFI boot failed in an unexpected way"
-    diag "$(tail -n 5 "$tmp/before.log" | tr -d '\r')"
-  fi
-else
-  skip "boot before the fix (only in the normal run)"
-fi
+boot_fails_before 'BdsDxe: failed to load Boot[0-9A-F]* "UEFI Misc Device" .*Not Found' \
+  "before: OVMF finds no loader on the disk (no NVRAM entry, no fallback path)" \
+  --firmware uefi --bus virtio "$img"
 
 disk=$tmp/guest.qcow2
 convert_copy "$img" "$disk"

@@ -58,6 +58,26 @@ boot_guest ()
   "$guests/boot.sh" "$@"
 }
 
+# boot_fails_before REGEXP DESC BOOT-ARGS...: one test point, that the
+# guest as VMware left it does not boot with BOOT-ARGS (boot.sh's options
+# and disks) and that its console shows the extended REGEXP, the way it
+# is expected to fail; skipped when boots are off.
+boot_fails_before ()
+{
+  local regexp=$1 desc=$2
+  shift 2
+  if ! boots_enabled; then
+    skip "boot before the fix (only in the normal run)"
+  elif boot_guest "$@" "$tmp/before.log" >/dev/null 2>&1; then
+    fail "before: booted without the fix"
+  elif grep -qaE "$regexp" "$tmp/before.log"; then
+    pass "$desc"
+  else
+    fail "before: the boot failed in an unexpected way"
+    diag "$(tail -n 5 "$tmp/before.log" | tr -d '\r')"
+  fi
+}
+
 # marker_has MARKER PATTERN DESC: one test point, that the boot marker
 # line matches the glob *PATTERN* (so "mounts=*/var:/dev/vdc2" works).
 marker_has ()
