@@ -19,11 +19,6 @@ if out=$(boot_guest --bus sata --nic vmxnet3 "$img" "$tmp/sata.log"); then
 else
   fail "before: does not boot from SATA (baseline)"
 fi
-if boot_guest --bus virtio "$img" "$tmp/before.log" >/dev/null 2>&1; then
-  fail "before: booted from virtio-blk without the fix"
-elif grep -qa 'ALERT!  /dev/sda1 does not exist' "$tmp/before.log"; then
-  pass "before: no boot from virtio-blk (initramfs: /dev/sda1 does not exist)"
-else
-  fail "before: virtio boot failed in an unexpected way"
-  diag "$(tail -n 5 "$tmp/before.log")"
-fi
+boot_fails_before 'ALERT!  /dev/sda1 does not exist' \
+  "before: no boot from virtio-blk (initramfs: /dev/sda1 does not exist)" \
+  --bus virtio "$img"

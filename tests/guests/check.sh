@@ -78,6 +78,18 @@ boot_fails_before ()
   fi
 }
 
+# report_all_applied REPORT: the test points of a clean guest-fix run on
+# a VMware-like Linux guest: status ok with no warnings, and each of the
+# fixes such a guest needs applied.
+report_all_applied ()
+{
+  local f
+  ok "report: status ok, no warnings" jqt '.status == "ok" and (.warnings | length) == 0' "$1"
+  for f in vmware-tools network block-devices bootloader initramfs; do
+    ok "report: $f applied" jqt --arg f "$f" '.fixes[] | select(.name == $f) | .status == "applied"' "$1"
+  done
+}
+
 # marker_has MARKER PATTERN DESC: one test point, that the boot marker
 # line matches the glob *PATTERN* (so "mounts=*/var:/dev/vdc2" works).
 marker_has ()
