@@ -7,11 +7,7 @@
 # up and VMware Tools not running.
 . "$(dirname "$0")/functions.sh"
 . "$H2K_TOP/tests/guests/check.sh"
-requires guestfish --version
-requires qemu-system-x86_64 --version
-requires qemu-img --version
-requires jq --version
-requires lsinitramfs --help
+requires_fix_and_boot
 
 img=$(guest_image debian-vmware)
 

@@ -8,11 +8,7 @@
 . "$(dirname "$0")/functions.sh"
 slow_test "a second guest build and boot"
 . "$H2K_TOP/tests/guests/check.sh"
-requires guestfish --version
-requires qemu-system-x86_64 --version
-requires qemu-img --version
-requires jq --version
-requires lsinitramfs --help
+requires_fix_and_boot
 
 img=$(guest_image debian-dracut)
 disk=$tmp/guest.qcow2

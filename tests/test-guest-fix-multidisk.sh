@@ -10,11 +10,7 @@
 . "$(dirname "$0")/functions.sh"
 slow_test "a multi-disk guest build and boot"
 . "$H2K_TOP/tests/guests/check.sh"
-requires guestfish --version
-requires qemu-system-x86_64 --version
-requires qemu-img --version
-requires jq --version
-requires lsinitramfs --help
+requires_fix_and_boot
 
 dir=$(guest_image debian-multi)
 src=("$dir/disk1.img" "$dir/disk2.img" "$dir/disk3.img")

@@ -10,11 +10,7 @@
 . "$(dirname "$0")/functions.sh"
 slow_test "a UEFI guest build and boot under OVMF"
 . "$H2K_TOP/tests/guests/check.sh"
-requires guestfish --version
-requires qemu-system-x86_64 --version
-requires qemu-img --version
-requires jq --version
-requires lsinitramfs --help
+requires_fix_and_boot
 ovmf_present || skip_all "Debian's ovmf package (OVMF_CODE_4M.fd, OVMF_VARS_4M.fd) is not installed"
 
 img=$(guest_image debian-uefi)

@@ -58,6 +58,17 @@ boot_guest ()
   "$guests/boot.sh" "$@"
 }
 
+# requires_fix_and_boot: skip the file unless this machine has what a
+# convert, fix, read back and boot test uses.
+requires_fix_and_boot ()
+{
+  requires guestfish --version
+  requires qemu-system-x86_64 --version
+  requires qemu-img --version
+  requires jq --version
+  requires lsinitramfs --help
+}
+
 # boot_fails_before REGEXP DESC BOOT-ARGS...: one test point, that the
 # guest as VMware left it does not boot with BOOT-ARGS (boot.sh's options
 # and disks) and that its console shows the extended REGEXP, the way it
