@@ -43,12 +43,20 @@ wait_done ()
   return 1
 }
 
-vs-pull -j 4 --chunk-size 1M -o "$out" "$url" &
-pid=$!
-wait_done $((8 * 1024 * 1024)) || true
-kill -9 "$pid"
-wait "$pid" 2>/dev/null || true
-done_bytes=$(jq '[.done[][1]] | add // 0' "$out.part.state")
+# pull_killed: start a download, kill -9 it once its state names 8 MiB,
+# and set done_bytes to what the state left behind names.
+pull_killed ()
+{
+  local pid
+  vs-pull -j 4 --chunk-size 1M -o "$out" "$url" &
+  pid=$!
+  wait_done $((8 * 1024 * 1024)) || true
+  kill -9 "$pid"
+  wait "$pid" 2>/dev/null || true
+  done_bytes=$(jq '[.done[][1]] | add // 0' "$out.part.state")
+}
+
+pull_killed
 [ ! -e "$out" ] && [ -e "$out.part" ] \
   && pass "killed: only NAME.part and its state are left" \
   || fail "killed: only NAME.part and its state are left"
@@ -68,12 +76,7 @@ is "the rerun fetched only what the state did not name" \
 # A chunk the state names but whose bytes changed on disk (a crash that
 # lost them, or a stray write) fails its CRC and is fetched again.
 rm -f "$out"
-vs-pull -j 4 --chunk-size 1M -o "$out" "$url" &
-pid=$!
-wait_done $((8 * 1024 * 1024)) || true
-kill -9 "$pid"
-wait "$pid" 2>/dev/null || true
-done_bytes=$(jq '[.done[][1]] | add // 0' "$out.part.state")
+pull_killed
 first=$(jq '.done[0][0]' "$out.part.state")
 printf 'XYZ' | dd of="$out.part" bs=1 seek=$((first + 1000)) conv=notrunc status=none
 reset
