@@ -20,6 +20,7 @@
 # The guest is built with tests/guests/guest.sh when it is not in the
 # cache (minutes, needs root); H2K_BUILD_GUESTS=0 skips the test instead.
 . "$(dirname "$0")/functions.sh"
+. "$H2K_TOP/tests/libvirt-embed.sh"
 slow_test "a guest boot under libvirt"
 requires qemu-system-x86_64 --version
 requires qemu-img --version
@@ -41,22 +42,7 @@ if [ -x "$H2K_TOP/tests/guests/guest.sh" ] \
 fi
 [ -f "$img" ] || skip_all "no cached test guest $img (build it with tests/guests/guest.sh debian-vmware)"
 
-# libvirt's privileged embedded driver wants the libvirt-qemu user; as
-# root without it, run libvirt and qemu as nobody in a directory of
-# their own.
-run=$tmp/run
-mkdir "$run"
-as_user=()
-if [ "$(id -u)" = 0 ] && ! id libvirt-qemu >/dev/null 2>&1; then
-  command -v setpriv >/dev/null || skip_all "root without libvirt-qemu, and no setpriv"
-  chmod 711 "$tmp"
-  # The embedded driver keeps its state under $XDG_CACHE_HOME and the
-  # like when they are set: point them into $run as well, where nobody
-  # can write.
-  as_user=(setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$run"
-           XDG_CACHE_HOME="$run/.cache" XDG_CONFIG_HOME="$run/.config"
-           XDG_RUNTIME_DIR="$run/.run")
-fi
+embed_setup
 
 # A private copy of the guest, so the cached image is never written.
 ok "a private qcow2 copy of the guest" qemu-img convert -O qcow2 "$img" "$run/guest.qcow2"
@@ -78,51 +64,19 @@ ok "the disk is the qcow2 copy on SATA" \
 # happened.
 for_test ()
 {
-  sed -e 's#<interface type="network">#<interface type="user">#' \
-      -e '/<source network=/d' \
-      -e "s#<serial type=\"pty\">#<serial type=\"file\"><source path=\"$run/$3.log\"/>#" \
-      -e "s#<console type=\"pty\">#<console type=\"file\"><source path=\"$run/$3.log\"/>#" \
-      "$1" > "$2"
+  embed_adapt "$1" "$2" "$3"
   is "$3: test-only changes applied" \
     "$(grep -c -e 'interface type="user"' -e "$3.log" "$2")" 3
   ok "$3: the test domain still validates" bash -c "virt-xml-validate '$2' domain >/dev/null"
 }
 
-# boot NAME: start $run/NAME.xml with virt-qemu-run, wait for the marker
-# or a dead end, stop it; the marker line is left in $marker.  Both
-# virt-qemu-run and qemu are killed at exit whatever happens.
-stop_guest ()
-{
-  kill "$1" 2>/dev/null || true
-  local pidfile
-  for pidfile in "$run/$2-root"/run/qemu/*.pid; do
-    [ -f "$pidfile" ] || continue
-    sleep 2
-    kill "$(cat "$pidfile" 2>/dev/null)" 2>/dev/null || true
-  done
-  wait "$1" 2>/dev/null || true
-}
+# boot NAME: start $run/NAME.xml, wait for the marker or a dead end,
+# stop it; the marker line is left in $marker.
 boot ()
 {
-  local name=$1 vqr end
-  # The embedded driver's root; stdio_handler=file avoids virtlogd.
-  mkdir -p "$run/$name-root/etc"
-  echo 'stdio_handler = "file"' > "$run/$name-root/etc/qemu.conf"
-  [ ${#as_user[@]} -eq 0 ] || chown -R 65534:65534 "$run"
-  "${as_user[@]}" virt-qemu-run --root "$run/$name-root" "$run/$name.xml" \
-    > "$tmp/$name.run" 2>&1 &
-  vqr=$!
-  cleanup_fn stop_guest "$vqr" "$name"
-  end=$((SECONDS + ${H2K_BOOT_TIMEOUT:-900}))
-  while [ $SECONDS -lt $end ] && kill -0 "$vqr" 2>/dev/null; do
-    if grep -qaE 'BOOT-OK|ALERT!|Dropping to a shell|emergency mode|Kernel panic' \
-         "$run/$name.log" 2>/dev/null; then
-      sleep 2
-      break
-    fi
-    sleep 2
-  done
-  stop_guest "$vqr" "$name"
+  local name=$1
+  embed_run "$name" 'BOOT-OK|ALERT!|Dropping to a shell|emergency mode|Kernel panic' \
+    "${H2K_BOOT_TIMEOUT:-900}"
   marker=$(grep -ao 'BOOT-OK.*' "$run/$name.log" 2>/dev/null | tr -d '\r' | tail -n 1 || true)
   if [ -n "$marker" ]; then
     pass "$name: the guest booted from the domain: $marker"

@@ -11,6 +11,7 @@
 # the NIC becomes user-mode networking (the embedded driver has no
 # network driver) and the serial console goes to a file.
 . "$(dirname "$0")/functions.sh"
+. "$H2K_TOP/tests/libvirt-embed.sh"
 slow_test "OVMF boots under TCG"
 requires qemu-system-x86_64 --version
 requires qemu-img --version
@@ -22,55 +23,22 @@ for f in OVMF_CODE_4M.secboot.fd OVMF_VARS_4M.ms.fd OVMF_CODE_4M.fd OVMF_VARS_4M
 done
 unset VIRT_DEFINE_OVMF_DIR
 
-run=$tmp/run
-mkdir "$run"
-as_user=()
-if [ "$(id -u)" = 0 ] && ! id libvirt-qemu >/dev/null 2>&1; then
-  command -v setpriv >/dev/null || skip_all "root without libvirt-qemu, and no setpriv"
-  chmod 711 "$tmp"
-  # The embedded driver keeps its state under $XDG_CACHE_HOME and the
-  # like when they are set: point them into $run as well, where nobody
-  # can write.
-  as_user=(setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$run"
-           XDG_CACHE_HOME="$run/.cache" XDG_CONFIG_HOME="$run/.config"
-           XDG_RUNTIME_DIR="$run/.run")
-fi
+embed_setup
 qemu-img create -q -f qcow2 "$run/blank.qcow2" 64M
 
 # boot NAME SECURE: write the domain, start it, wait for the boot
 # manager's last word, stop it.  The console ends up in $run/NAME.log.
 boot ()
 {
-  local name=$1 secure=$2 pid
+  local name=$1 secure=$2
   jq -cn --arg n "$name" --arg d "$run/blank.qcow2" --argjson s "$secure" \
     '{name: $n, firmware: "efi", secure_boot: $s, cpus: 1, memory_mib: 512,
       disks: [{local: $d}], nics: [{mac: "00:50:56:9a:0b:1c", network: "VM Network"}]}' \
     | virt-define --virt-type qemu --graphics none > "$tmp/$name.xml"
-  sed -e 's#<interface type="network">#<interface type="user">#' \
-      -e '/<source network=/d' \
-      -e "s#<serial type=\"pty\">#<serial type=\"file\"><source path=\"$run/$name.log\"/>#" \
-      -e "s#<console type=\"pty\">#<console type=\"file\"><source path=\"$run/$name.log\"/>#" \
-      "$tmp/$name.xml" > "$run/$name.xml"
-  mkdir -p "$run/$name-root/etc"
-  echo 'stdio_handler = "file"' > "$run/$name-root/etc/qemu.conf"
-  [ ${#as_user[@]} -eq 0 ] || chown -R 65534:65534 "$run"
-  "${as_user[@]}" virt-qemu-run --root "$run/$name-root" "$run/$name.xml" \
-    > "$tmp/$name.run" 2>&1 &
-  pid=$!
-  local end=$((SECONDS + ${H2K_BOOT_TIMEOUT:-300}))
-  while [ $SECONDS -lt $end ] && kill -0 $pid 2>/dev/null; do
-    grep -qaE 'Shell>|Press any key to enter the Boot Manager|Start PXE|failed to start Boot0002' \
-      "$run/$name.log" 2>/dev/null && { sleep 3; break; }
-    sleep 2
-  done
-  kill $pid 2>/dev/null || true
-  local f
-  for f in "$run/$name-root"/run/qemu/*.pid; do
-    [ -f "$f" ] && { sleep 2; kill "$(cat "$f" 2>/dev/null)" 2>/dev/null || true; }
-  done
-  wait $pid 2>/dev/null || true
+  embed_adapt "$tmp/$name.xml" "$run/$name.xml" "$name"
+  embed_run "$name" 'Shell>|Press any key to enter the Boot Manager|Start PXE|failed to start Boot0002' \
+    "${H2K_BOOT_TIMEOUT:-300}"
 }
-cleanup_fn bash -c "kill \$(cat '$run'/*-root/run/qemu/*.pid 2>/dev/null) 2>/dev/null; true"
 
 boot sb true
 ok "secure boot: the secure-boot OVMF is used" \
