@@ -3,14 +3,15 @@
 #   make                 build lib/libh2k.a and every program into bin/
 #   make check           build everything and run every test through prove
 #   make check SANITIZE=1   the same with ASan+UBSan (programs in bin/san/)
-#   make check TESTS='tests/test-vmdk-*.sh'   a subset
+#   make check TESTS='tests/test-vmdk-flatten-*.sh'   a subset
 #   make WERROR=1        treat warnings as errors (CI does)
 #   make deps            install every Debian package build and tests need
 #   make install PREFIX=/usr DESTDIR=/tmp/stage ; make uninstall
 #   V=1                  show the commands
 #
 # Programs are discovered: every cmd/PROG/ directory becomes bin/PROG, every
-# lib/*.c goes into lib/libh2k.a, every tests/unit/test-*.c is a unit test.
+# .c file under lib/ goes into lib/libh2k.a, every tests/unit/test-*.c is a
+# unit test.
 
 include config.mk
 
@@ -46,7 +47,7 @@ endif
 
 LIBS = $(OBJ)/libh2k.a $(PKG_LIBS) -lpthread -lm
 
-LIB_SRCS  := $(sort $(wildcard lib/*.c))
+LIB_SRCS  := $(sort $(shell find lib -name '*.c'))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(OBJ)/%.o)
 PROGRAMS  := $(sort $(notdir $(patsubst %/,%,$(wildcard cmd/*/))))
 PROG_BINS := $(PROGRAMS:%=$(BIN)/%)
@@ -61,7 +62,7 @@ TOOL_DIRS := $(sort $(notdir $(patsubst %/,%,$(wildcard tests/tools/*/))))
 TOOL_BINS := $(TOOL_DIRS:%=$(BIN)/tests/%)
 
 .SECONDARY:
-.PHONY: all check check-valgrind demo check-programs deps install uninstall clean vcsim
+.PHONY: all check check-layout check-valgrind demo check-programs deps install uninstall clean vcsim
 all: $(PROG_BINS) lib/libh2k.a
 
 # A stable path for the archive, whatever the build variant.
@@ -114,14 +115,29 @@ PROVE_JOBS ?= 2
 # Files skipped whole, with their reasons, are listed after the summary.
 SKIP_LOG = $(OBJ)/check-skipped.txt
 
-check: $(CHECK_DEPS)
+# The layout rules of DESIGN.md section 3 (which wing may include which).
+check-layout:
+	@tests/check-layout.sh
+
+# A test that leaves a file in the work tree fails the run: the tree's
+# untracked files are listed before and after the tests and compared (only
+# in a git checkout; a release tarball has no index to compare with).
+TREE_STATE = git -C $(CURDIR) status --porcelain --untracked-files=all 2>/dev/null
+
+check: check-layout $(CHECK_DEPS)
 	@mkdir -p $(OBJ); : > $(SKIP_LOG); rc=0; \
+	$(TREE_STATE) > $(OBJ)/tree-before.txt || true; \
 	H2K_BIN=$(CURDIR)/$(BIN) H2K_TOP=$(CURDIR) H2K_SANITIZE=$(SANITIZE) \
 	  H2K_SKIP_LOG=$(CURDIR)/$(SKIP_LOG) PATH=$(CURDIR)/$(BIN):$$PATH \
 	  prove --timer -j$(PROVE_JOBS) $(if $(filter 1,$(V)),-v) \
 	    --exec tests/run-test $(UNIT_BINS) $(TESTS) || rc=$$?; \
 	if [ -s $(SKIP_LOG) ]; then \
 	  echo "skipped whole ($$(wc -l < $(SKIP_LOG)) files):"; sed 's/^/  /' $(SKIP_LOG); \
+	fi; \
+	$(TREE_STATE) > $(OBJ)/tree-after.txt || true; \
+	if ! cmp -s $(OBJ)/tree-before.txt $(OBJ)/tree-after.txt; then \
+	  echo "the tests changed the work tree (they must write under \$$tmp):"; \
+	  diff $(OBJ)/tree-before.txt $(OBJ)/tree-after.txt | sed -n 's/^[<>] /  /p'; rc=1; \
 	fi; exit $$rc
 
 # The unit tests under valgrind: any error or definite leak fails.

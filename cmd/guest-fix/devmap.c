@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "h2k.h"
+#include "util/h2k.h"
 #include "guest-fix.h"
 
 /* Parse /dev/sdXN or /dev/hdXN: the disk index and the partition suffix

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "h2k.h"
+#include "util/h2k.h"
 #include "guest-fix.h"
 
 /* libguestfs wants the format stated (probing a raw image is unsafe: a

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "h2k.h"
+#include "util/h2k.h"
 #include "guest-fix.h"
 
 /* Replace field number FIELD (0-based, whitespace separated) of LINE. */

@@ -2,7 +2,7 @@
  * labels, so an enforcing guest gets a full relabel at its next boot. */
 #include <string.h>
 
-#include "h2k.h"
+#include "util/h2k.h"
 #include "guest-fix.h"
 
 void

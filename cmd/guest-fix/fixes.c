@@ -3,7 +3,7 @@
  * The order matters: packages are removed before anything else changes
  * (their scripts may rewrite files), and the initramfs is rebuilt after
  * the files it copies (fstab, udev rules) are final. */
-#include "h2k.h"
+#include "util/h2k.h"
 #include "guest-fix.h"
 
 const struct fix fixes[] = {

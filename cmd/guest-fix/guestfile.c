@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "h2k.h"
+#include "util/h2k.h"
 #include "guest-fix.h"
 
 bool

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "h2k.h"
+#include "util/h2k.h"
 #include "guest-fix.h"
 
 enum {

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "h2k.h"
+#include "util/h2k.h"
 #include "guest-fix.h"
 
 static char *

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "h2k.h"
+#include "util/h2k.h"
 #include "guest-fix.h"
 
 #define REG_SZ 1

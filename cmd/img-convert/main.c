@@ -12,12 +12,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "h2k.h"
-#include "convert.h"
+#include "util/h2k.h"
+#include "copy/convert.h"
 #include "ova.h"
-#include "qcow2-format.h"
-#include "compress.h"
-#include "source.h"
+#include "disk/qcow2-format.h"
+#include "copy/compress.h"
+#include "copy/source.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <zstd.h>

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "die.h"
+#include "util/die.h"
 #include "manifest.h"
 
 const char *

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "vector.h"
+#include "util/vector.h"
 
 enum mf_alg { MF_SHA1, MF_SHA256 };
 

@@ -10,12 +10,12 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
-#include "cleanup.h"
-#include "die.h"
+#include "util/cleanup.h"
+#include "util/die.h"
 #include "manifest.h"
 #include "ova.h"
 #include "ovf.h"
-#include "progress.h"
+#include "util/progress.h"
 
 /* The descriptor and the manifest are read into memory: bound them. */
 #define MAX_TEXT_MEMBER (16u << 20)

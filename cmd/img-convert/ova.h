@@ -9,8 +9,8 @@
 
 #include <stdbool.h>
 
-#include "bstream.h"
-#include "convert.h"
+#include "copy/bstream.h"
+#include "copy/convert.h"
 
 struct ova_options {
   const struct out_options *out;

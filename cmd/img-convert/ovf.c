@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "die.h"
+#include "util/die.h"
 #include "ovf.h"
 
 #define OVF_NS "http://schemas.dmtf.org/ovf/envelope/1"

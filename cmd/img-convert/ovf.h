@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vector.h"
+#include "util/vector.h"
 
 struct ovf_disk {
   char *disk_id;

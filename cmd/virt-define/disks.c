@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "h2k.h"
+#include "util/h2k.h"
 #include "virt-define.h"
 
 int

@@ -26,7 +26,7 @@
 
 #include <libxml/xmlwriter.h>
 
-#include "h2k.h"
+#include "util/h2k.h"
 #include "virt-define.h"
 #include "xml-writer.h"
 

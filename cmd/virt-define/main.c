@@ -20,7 +20,7 @@
 
 #include <libxml/parser.h>
 
-#include "h2k.h"
+#include "util/h2k.h"
 #include "virt-define.h"
 
 DEFINE_VECTOR_TYPE (source_list, struct vd_source *);

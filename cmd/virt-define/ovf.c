@@ -22,7 +22,7 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
-#include "h2k.h"
+#include "util/h2k.h"
 #include "virt-define.h"
 
 #define NS_OVF1 "http://schemas.dmtf.org/ovf/envelope/1"

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "h2k.h"
+#include "util/h2k.h"
 #include "virt-define.h"
 
 static int

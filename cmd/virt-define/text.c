@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "h2k.h"
+#include "util/h2k.h"
 #include "virt-define.h"
 
 /* Decode one UTF-8 character at P.  Returns its length, or 0 when the

@@ -19,7 +19,7 @@
 
 #include <json-c/json.h>
 
-#include "vector.h"
+#include "util/vector.h"
 
 enum vd_tristate { VD_UNKNOWN = -1, VD_NO = 0, VD_YES = 1 };
 

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "h2k.h"
+#include "util/h2k.h"
 #include "virt-define.h"
 
 struct kv {

@@ -20,7 +20,7 @@
 
 #include <libxml/xmlwriter.h>
 
-#include "die.h"
+#include "util/die.h"
 
 #define xml_fail(fn) h2k_die ("cannot write the domain XML: %s failed", (fn))
 

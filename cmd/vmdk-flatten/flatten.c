@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "die.h"
+#include "util/die.h"
 #include "flatten.h"
-#include "xio.h"
+#include "util/xio.h"
 
 #define WINDOW (256u << 20)    /* extents asked for at once */
 /* Data is read and written in pieces of this size.  Larger writes into

@@ -4,9 +4,9 @@
 
 #include <stdint.h>
 
-#include "bdev.h"
-#include "outfile.h"
-#include "progress.h"
+#include "disk/bdev.h"
+#include "util/outfile.h"
+#include "util/progress.h"
 
 struct flatten_stats {
   uint64_t data_bytes;      /* bytes of data read from the chain */

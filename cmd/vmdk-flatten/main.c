@@ -1,6 +1,6 @@
 /* vmdk-flatten: collapse a VMware snapshot chain into one raw disk.
  *
- * The chain is opened through lib/bdev.h (the "vmdk" driver for the top,
+ * The chain is opened through lib/disk/bdev.h (the "vmdk" driver for the top,
  * parents detected from their content), so this file only tells the
  * story: options, open, then write, map or check. */
 #include <getopt.h>
@@ -12,9 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bdev.h"
+#include "disk/bdev.h"
 #include "flatten.h"
-#include "h2k.h"
+#include "util/h2k.h"
 
 static struct h2k_outfile output = { .fd = -1 };
 static volatile sig_atomic_t output_open;
@@ -57,11 +57,12 @@ usage (FILE *fp)
 "  -m, --map            print the allocation as JSON extent lines, no data\n"
 "  -c, --check          verify the chain (CIDs, sizes, every grain table\n"
 "                       entry, every compressed grain) and write nothing\n"
-"      --ignore-cid     read the chain even if a parentCID does not match\n"
+"      --ignore-parent-id  read the chain even if a parent's identity does\n"
+"                       not match its child's record of it (--ignore-cid)\n"
 "  -p, --progress[=FD]  a progress bar on a terminal, or N/100 lines on FD\n"
 "  -v, --verbose        describe the chain and what was written on stderr\n"
 "      --help           show this help and exit\n"
-"      --version        show the version and exit\n"
+"  -V, --version        show the version and exit\n"
 "\n"
 "Examples:\n"
 "  %s disk-000002.vmdk disk.raw\n"
@@ -70,16 +71,17 @@ usage (FILE *fp)
            h2k_program (), h2k_program (), h2k_program (), h2k_program ());
 }
 
-enum { OPT_HELP = 256, OPT_VERSION, OPT_IGNORE_CID };
+enum { OPT_IGNORE_PARENT_ID = H2K_OPT_PROGRAM };
 
+static const char short_options[] = "mcp::v" H2K_SHORT_OPTIONS_COMMON;
 static const struct option long_options[] = {
-  { "map",        no_argument,       NULL, 'm' },
-  { "check",      no_argument,       NULL, 'c' },
-  { "ignore-cid", no_argument,       NULL, OPT_IGNORE_CID },
-  { "progress",   optional_argument, NULL, 'p' },
-  { "verbose",    no_argument,       NULL, 'v' },
-  { "help",       no_argument,       NULL, OPT_HELP },
-  { "version",    no_argument,       NULL, OPT_VERSION },
+  { "map",              no_argument,       NULL, 'm' },
+  { "check",            no_argument,       NULL, 'c' },
+  { "ignore-parent-id", no_argument,       NULL, OPT_IGNORE_PARENT_ID },
+  { "ignore-cid",       no_argument,       NULL, OPT_IGNORE_PARENT_ID },
+  { "progress",         optional_argument, NULL, 'p' },
+  { "verbose",          no_argument,       NULL, 'v' },
+  H2K_LONG_OPTIONS_COMMON,
   { NULL, 0, NULL, 0 },
 };
 
@@ -103,26 +105,19 @@ main (int argc, char *argv[])
   int c;
 
   h2k_set_program (argv[0]);
-  while ((c = getopt_long (argc, argv, "mcp::v", long_options, NULL)) != -1) {
+  while ((c = getopt_long (argc, argv, short_options, long_options, NULL)) != -1) {
     switch (c) {
     case 'm': map = true; break;
     case 'c': check = true; break;
     case 'v': verbose = true; break;
     case 'p': progress = optarg ? optarg : ""; break;
-    case OPT_IGNORE_CID: flags |= H2K_OPEN_IGNORE_PARENT_ID; break;
-    case OPT_HELP: usage (stdout); return h2k_close_stdout () == 0 ? 0 : 1;
-    case OPT_VERSION:
-      h2k_print_version (h2k_program ());
-      return h2k_close_stdout () == 0 ? 0 : 1;
-    default:
-      fprintf (stderr, "Try '%s --help' for more information.\n",
-               h2k_program ());
-      return 2;
+    case OPT_IGNORE_PARENT_ID: flags |= H2K_OPEN_IGNORE_PARENT_ID; break;
+    default: h2k_option_common (c, short_options, long_options, usage);
     }
   }
   int nargs = argc - optind;
   if (nargs < 1 || nargs > 2)
-    h2k_die_status (2, "expected INPUT [OUTPUT] (try --help)");
+    h2k_usage_error ("expected INPUT [OUTPUT]");
   if (map && check)
     h2k_die_status (2, "--map and --check cannot be used together");
   if ((map || check) && nargs == 2)

@@ -5,9 +5,9 @@
  * across the windows the chain is queried in. */
 #include <stdio.h>
 
-#include "die.h"
+#include "util/die.h"
 #include "flatten.h"
-#include "jsonl.h"
+#include "util/jsonl.h"
 
 #define WINDOW (1024u << 20)
 

@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <json-c/json.h>
 
-#include "h2k.h"
-#include "vsphere.h"
+#include "util/h2k.h"
+#include "vsphere/vsphere.h"
 
 DEFINE_VECTOR_TYPE (string_vector, char *);
 

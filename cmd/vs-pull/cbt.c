@@ -23,9 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "h2k.h"
+#include "util/h2k.h"
 #include "pull.h"
-#include "vsphere.h"
+#include "vsphere/vsphere.h"
 
 void
 zero_plan_free (struct zero_plan *plan)

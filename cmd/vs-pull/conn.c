@@ -9,10 +9,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "h2k.h"
+#include "util/h2k.h"
 #include "direct.h"
 #include "pull.h"
-#include "vsphere.h"
+#include "vsphere/vsphere.h"
 
 bool
 is_url (const char *s)

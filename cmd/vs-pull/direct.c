@@ -18,10 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "h2k.h"
+#include "util/h2k.h"
 #include "direct.h"
 #include "pull.h"
-#include "vsphere.h"
+#include "vsphere/vsphere.h"
 
 static struct direct *
 state (struct pull *p)

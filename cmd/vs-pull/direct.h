@@ -6,7 +6,7 @@
 #include <stdbool.h>
 
 #include "pull.h"
-#include "vector.h"
+#include "util/vector.h"
 
 /* The host chosen for a datastore (in a datacenter, or in any: ""). */
 struct ds_choice {

@@ -2,7 +2,7 @@
  *
  * The story: find out what to fetch (sources on the command line, or VM
  * and extent records on stdin), turn each file into a job of byte ranges,
- * and hand the jobs to the data plane (lib/http.h), which fetches them
+ * and hand the jobs to the data plane (lib/http/http.h), which fetches them
  * over N connections.  Whole files are written to NAME.part beside a state
  * file and renamed when complete; ranges go to stdout or a file; extents
  * are patched into a target in place.
@@ -20,10 +20,10 @@
 #include <unistd.h>
 #include <openssl/evp.h>
 
-#include "h2k.h"
-#include "http.h"
+#include "util/h2k.h"
+#include "http/http.h"
 #include "pull.h"
-#include "vsphere.h"
+#include "vsphere/vsphere.h"
 
 enum {
   HELP_OPTION = H2K_CONNOPTS_OPTION_END,

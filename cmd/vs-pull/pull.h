@@ -6,9 +6,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "connopts.h"
-#include "http.h"
-#include "vector.h"
+#include "vsphere/connopts.h"
+#include "http/http.h"
+#include "util/vector.h"
 
 struct h2k_vs;
 

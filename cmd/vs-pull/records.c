@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "h2k.h"
+#include "util/h2k.h"
 #include "pull.h"
 
 DEFINE_VECTOR_TYPE (json_vector, json_object *);

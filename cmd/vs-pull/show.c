@@ -7,8 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "h2k.h"
+#include "util/clock.h"
+#include "util/h2k.h"
 #include "pull.h"
 
 static void

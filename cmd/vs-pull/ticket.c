@@ -31,11 +31,11 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include "clock.h"
-#include "h2k.h"
+#include "util/clock.h"
+#include "util/h2k.h"
 #include "direct.h"
 #include "pull.h"
-#include "vsphere.h"
+#include "vsphere/vsphere.h"
 
 /* Replaces OpenSSL's chain verification for connections to a host. */
 static int

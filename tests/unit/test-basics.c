@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "h2k.h"
+#include "util/h2k.h"
 #include "tap.h"
 
 DEFINE_VECTOR_TYPE (int_vector, int);

@@ -4,8 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bdev.h"
-#include "h2k.h"
+#include "disk/bdev.h"
+#include "util/h2k.h"
 #include "tap.h"
 
 /* A fake in-memory layer: MAP[i] says what block i of 4 KiB is

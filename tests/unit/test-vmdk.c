@@ -1,12 +1,12 @@
-/* Unit tests of the reusable VMDK pieces (lib/vmdk.h): descriptor parsing,
+/* Unit tests of the reusable VMDK pieces (lib/disk/vmdk/vmdk.h): descriptor parsing,
  * header checks, markers and grain inflation. */
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
-#include "h2k.h"
+#include "util/h2k.h"
 #include "tap.h"
-#include "vmdk.h"
+#include "disk/vmdk/vmdk.h"
 
 static void
 test_descriptor (void)

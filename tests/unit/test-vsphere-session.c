@@ -1,4 +1,4 @@
-/* The session API (lib/vsphere.h) against a live simulator: what vs-pull
+/* The session API (lib/vsphere/vsphere.h) against a live simulator: what vs-pull
  * and vs-cbt build on.  Run by tests/test-vsphere-session.sh, which starts
  * the simulator and exports its settings; run alone, it skips. */
 #include <stdio.h>
@@ -6,8 +6,8 @@
 #include <string.h>
 #include <libxml/parser.h>
 
-#include "h2k.h"
-#include "vsphere.h"
+#include "util/h2k.h"
+#include "vsphere/vsphere.h"
 #include "tap.h"
 
 struct count {

@@ -7,8 +7,8 @@
 #include <unistd.h>
 #include <libxml/parser.h>
 
-#include "h2k.h"
-#include "vsphere.h"
+#include "util/h2k.h"
+#include "vsphere/vsphere.h"
 #include "tap.h"
 
 static void

@@ -19,8 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bdev.h"
-#include "h2k.h"
+#include "disk/bdev.h"
+#include "util/h2k.h"
 
 #define CHUNK (1024 * 1024)
 

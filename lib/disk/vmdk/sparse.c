@@ -1,0 +1,279 @@
+/* Sparse extents in general: the table cache, and extents, reads and
+ * checks on top of each format's grain lookup (see vmdk-int.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/die.h"
+#include "vmdk-int.h"
+#include "util/xio.h"
+
+const unsigned char *
+vmdk_tcache_get (struct vmdk_tcache *c, int fd, uint64_t off,
+                 const char *path)
+{
+  unsigned victim = 0;
+
+  c->clock++;
+  for (unsigned i = 0; i < VMDK_TCACHE_SLOTS; i++) {
+    if (c->slot[i].buf && c->slot[i].off == off) {
+      c->slot[i].stamp = c->clock;
+      return c->slot[i].buf;
+    }
+    if (c->slot[i].buf == NULL
+        || (c->slot[victim].buf && c->slot[i].stamp < c->slot[victim].stamp))
+      victim = i;
+  }
+  if (c->slot[victim].buf == NULL) {
+    c->slot[victim].buf = malloc (c->blksize);
+    if (c->slot[victim].buf == NULL) {
+      h2k_seterr ("%s: out of memory", path);
+      return NULL;
+    }
+  }
+  /* Drop the slot's key first: a failed read must not leave stale data
+   * under the old key nor half-read data under the new one. */
+  c->slot[victim].off = UINT64_MAX;
+  ssize_t n = h2k_pread_full (fd, c->slot[victim].buf, c->blksize, off);
+  if (n < 0) {
+    h2k_seterr ("%s: read at byte %llu: %m", path, (unsigned long long) off);
+    return NULL;
+  }
+  /* A block may run past the end of the file (a small table near the
+   * end): callers check that the entries they use are inside it. */
+  if ((size_t) n < c->blksize)
+    memset (c->slot[victim].buf + n, 0, c->blksize - n);
+  c->slot[victim].off = off;
+  c->slot[victim].stamp = c->clock;
+  return c->slot[victim].buf;
+}
+
+void
+vmdk_tcache_free (struct vmdk_tcache *c)
+{
+  for (unsigned i = 0; i < VMDK_TCACHE_SLOTS; i++) {
+    free (c->slot[i].buf);
+    c->slot[i].buf = NULL;
+  }
+}
+
+const char *
+vmdk_sparse_magic (const unsigned char *head, size_t len)
+{
+  if (len >= 4 && memcmp (head, "KDMV", 4) == 0)
+    return "hosted sparse";
+  if (len >= 4 && memcmp (head, "COWD", 4) == 0)
+    return "COWD";
+  if (len >= 8 && memcmp (head, "\xbe\xba\xfe\xca\0\0\0\0", 8) == 0)
+    return "seSparse";
+  return NULL;
+}
+
+int
+vmdk_sparse_open (const char *path, int fd, struct vmdk_sparse **out)
+{
+  unsigned char head[512];
+  struct stat st;
+  int r;
+
+  if (fstat (fd, &st) == -1)
+    return h2k_seterr ("%s: %m", path);
+  ssize_t n = h2k_pread_full (fd, head, sizeof head, 0);
+  if (n < 0)
+    return h2k_seterr ("%s: %m", path);
+  const char *kind = vmdk_sparse_magic (head, n);
+  if (kind == NULL)
+    return h2k_seterr ("%s: not a sparse extent (no KDMV, COWD or seSparse "
+                       "magic)", path);
+  if (n < (ssize_t) sizeof head)
+    return h2k_seterr ("%s: %s header is truncated (file is %zd bytes)",
+                       path, kind, n);
+
+  struct vmdk_sparse *sp = calloc (1, sizeof *sp);
+  if (sp == NULL || (sp->path = strdup (path)) == NULL) {
+    free (sp);
+    return h2k_seterr ("%s: out of memory", path);
+  }
+  sp->fd = fd;
+  sp->zgrain = UINT64_MAX;
+  sp->filesize = st.st_size;
+  if (S_ISBLK (st.st_mode)) {
+    off_t end = lseek (fd, 0, SEEK_END);
+    sp->filesize = end > 0 ? (uint64_t) end : 0;
+  }
+
+  if (head[0] == 'K')
+    r = vmdk_kdmv_open (sp, head);
+  else if (head[0] == 'C')
+    r = vmdk_cowd_open (sp, head);
+  else
+    r = vmdk_sesparse_open (sp, head);
+  if (r == 0)
+    sp->ngrains = (sp->capacity + sp->grain_bytes - 1) / sp->grain_bytes;
+  if (r == -1) {
+    if (strstr (h2k_errmsg (), path) == NULL)
+      h2k_seterr_prefix ("%s", path);
+    sp->fd = -1;
+    vmdk_sparse_free (sp);
+    return -1;
+  }
+  *out = sp;
+  return 0;
+}
+
+void
+vmdk_sparse_free (struct vmdk_sparse *sp)
+{
+  if (sp == NULL)
+    return;
+  free (sp->priv);
+  vmdk_tcache_free (&sp->gd);
+  vmdk_tcache_free (&sp->gt);
+  free (sp->zbuf);
+  free (sp->cbuf);
+  free (sp->desc_text);
+  if (sp->fd >= 0)
+    close (sp->fd);
+  free (sp->path);
+  free (sp);
+}
+
+/* Bytes of GRAIN that lie inside the disk (the last one may be short). */
+static uint64_t
+grain_len (struct vmdk_sparse *sp, uint64_t grain)
+{
+  uint64_t start = grain * sp->grain_bytes;
+  uint64_t left = sp->capacity - start;
+  return left < sp->grain_bytes ? left : sp->grain_bytes;
+}
+
+int
+vmdk_sparse_data_in_file (struct vmdk_sparse *sp, uint64_t grain,
+                          uint64_t off)
+{
+  uint64_t need = grain_len (sp, grain);
+  if (off > sp->filesize || need > sp->filesize - off)
+    return h2k_seterr ("%s: grain table entry of grain %llu points beyond "
+                       "the end of the file (byte %llu, file is %llu bytes)",
+                       sp->path, (unsigned long long) grain,
+                       (unsigned long long) off,
+                       (unsigned long long) sp->filesize);
+  return 0;
+}
+
+int
+vmdk_sparse_extents (struct vmdk_sparse *sp, uint64_t off, uint64_t len,
+                     uint64_t base, struct h2k_extent_vector *out)
+{
+  uint64_t pos = off, end = off + len;
+
+  while (pos < end) {
+    if (pos >= sp->capacity)
+      /* An extent line longer than the sparse file's capacity. */
+      return h2k_bdev_add_extent (out, base + pos, end - pos, H2K_EXTENT_HOLE);
+    uint64_t grain = pos / sp->grain_bytes;
+    struct vmdk_grain g;
+    if (sp->ops->lookup (sp, grain, &g) == -1)
+      return -1;
+    uint64_t stop = (grain + g.run) * sp->grain_bytes;
+    if (stop > sp->capacity || stop < pos)
+      stop = sp->capacity;
+    if (stop > end)
+      stop = end;
+    enum h2k_extent_type t = g.st == VG_HOLE ? H2K_EXTENT_HOLE
+      : g.st == VG_ZERO ? H2K_EXTENT_ZERO : H2K_EXTENT_DATA;
+    if (h2k_bdev_add_extent (out, base + pos, stop - pos, t) == -1)
+      return -1;
+    pos = stop;
+  }
+  return 0;
+}
+
+int
+vmdk_sparse_pread (struct vmdk_sparse *sp, void *buf, uint64_t count,
+                   uint64_t off)
+{
+  unsigned char *p = buf;
+
+  while (count > 0) {
+    if (off >= sp->capacity) {
+      memset (p, 0, count);
+      return 0;
+    }
+    uint64_t grain = off / sp->grain_bytes;
+    uint64_t in = off % sp->grain_bytes;
+    uint64_t n = sp->grain_bytes - in;
+    if (n > count)
+      n = count;
+    if (n > sp->capacity - off)
+      n = sp->capacity - off;
+    struct vmdk_grain g;
+    if (sp->ops->lookup (sp, grain, &g) == -1)
+      return -1;
+
+    switch (g.st) {
+    case VG_HOLE:
+    case VG_ZERO:
+      memset (p, 0, n);
+      break;
+    case VG_DATA: {
+      /* Grains that follow each other in the file are read at once. */
+      uint64_t start = g.off + in;
+      uint64_t next = g.off + sp->grain_bytes;
+      while (n < count && off + n < sp->capacity) {
+        struct vmdk_grain h;
+        uint64_t more = sp->grain_bytes;
+        if (sp->ops->lookup (sp, grain + 1, &h) == -1)
+          return -1;
+        if (h.st != VG_DATA || h.off != next)
+          break;
+        if (more > count - n)
+          more = count - n;
+        if (more > sp->capacity - off - n)
+          more = sp->capacity - off - n;
+        n += more;
+        next += sp->grain_bytes;
+        grain++;
+      }
+      if (h2k_pread_exact (sp->fd, p, n, start, sp->path) == -1)
+        return -1;
+      break;
+    }
+    case VG_COMPRESSED:
+      if (sp->zgrain != grain) {
+        sp->zgrain = UINT64_MAX;
+        if (sp->ops->read_compressed (sp, grain, g.off) == -1)
+          return -1;
+        sp->zgrain = grain;
+      }
+      memcpy (p, sp->zbuf + in, n);
+      break;
+    }
+    p += n;
+    off += n;
+    count -= n;
+  }
+  return 0;
+}
+
+int
+vmdk_sparse_check (struct vmdk_sparse *sp)
+{
+  /* Every table entry is checked by lookup; a missing table is skipped
+   * as a whole, so a huge, empty disk is checked quickly. */
+  uint64_t grain = 0;
+  while (grain < sp->ngrains) {
+    struct vmdk_grain g;
+    if (sp->ops->lookup (sp, grain, &g) == -1)
+      return -1;
+    if (g.st == VG_COMPRESSED) {
+      if (sp->ops->read_compressed (sp, grain, g.off) == -1)
+        return -1;
+      sp->zgrain = grain;
+    }
+    grain += g.run ? g.run : 1;
+  }
+  return 0;
+}

@@ -1,0 +1,109 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+
+#include "die.h"
+
+/* The program name and the die hook are the only process-wide state of the
+ * library: messages need the name wherever they are printed from. */
+static const char *program = "h2k";
+static void (*die_hook) (void);
+static _Thread_local char errbuf[1024];
+
+void
+h2k_set_program (const char *argv0)
+{
+  const char *slash = strrchr (argv0, '/');
+  program = slash ? slash + 1 : argv0;
+}
+
+const char *
+h2k_program (void)
+{
+  return program;
+}
+
+void
+h2k_set_die_hook (void (*hook) (void))
+{
+  die_hook = hook;
+}
+
+static void
+vmessage (const char *fmt, va_list ap)
+{
+  /* Build the line first so that concurrent messages do not interleave. */
+  char line[2048];
+  int n = snprintf (line, sizeof line, "%s: ", program);
+  vsnprintf (line + n, sizeof line - n, fmt, ap);
+  fprintf (stderr, "%s\n", line);
+}
+
+void
+h2k_die (const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  vmessage (fmt, ap);
+  va_end (ap);
+  if (die_hook)
+    die_hook ();
+  exit (EXIT_FAILURE);
+}
+
+void
+h2k_die_status (int status, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  vmessage (fmt, ap);
+  va_end (ap);
+  /* Status 2 is a usage error: every program points to its --help. */
+  if (status == 2)
+    fprintf (stderr, "Try '%s --help' for more information.\n", program);
+  if (die_hook)
+    die_hook ();
+  exit (status);
+}
+
+void
+h2k_warn (const char *fmt, ...)
+{
+  int saved = errno;
+  va_list ap;
+  va_start (ap, fmt);
+  vmessage (fmt, ap);
+  va_end (ap);
+  errno = saved;
+}
+
+int
+h2k_seterr (const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  vsnprintf (errbuf, sizeof errbuf, fmt, ap);
+  va_end (ap);
+  return -1;
+}
+
+int
+h2k_seterr_prefix (const char *fmt, ...)
+{
+  char prefix[512], old[sizeof errbuf];
+  va_list ap;
+  va_start (ap, fmt);
+  vsnprintf (prefix, sizeof prefix, fmt, ap);
+  va_end (ap);
+  memcpy (old, errbuf, sizeof old);
+  /* Bounded parts keep the result within the buffer. */
+  snprintf (errbuf, sizeof errbuf, "%.400s: %.600s", prefix, old);
+  return -1;
+}
+
+const char *
+h2k_errmsg (void)
+{
+  return errbuf[0] ? errbuf : "unknown error";
+}

@@ -1,0 +1,60 @@
+/* Internals of the vSphere session shared by the files of lib/vsphere/ (not for
+ * programs: use vsphere.h). */
+#ifndef H2K_VSPHERE_INT_H
+#define H2K_VSPHERE_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <curl/curl.h>
+
+#include "vsphere.h"
+
+/* TLS settings of a session, shared read-only by every curl handle set up
+ * from it; only the record of the last mismatch is written, under LOCK. */
+struct h2k_vs_tls {
+  bool insecure;
+  char *pin;                   /* normalised SHA-1 or SHA-256, or NULL */
+  char *pin_source;            /* "--thumbprint" or the known_hosts file */
+  char **ca_files;             /* NULL-terminated, or NULL */
+
+  pthread_mutex_t lock;
+  bool mismatch;               /* the last handshake failed the pin */
+  char seen_sha1[64];          /* the leaf certificate last seen */
+  char seen_sha256[100];
+};
+
+struct h2k_vs {
+  const struct h2k_conn_opts *opts;
+  char *url;                   /* https://host:port/sdk */
+  char *name;                  /* host:port */
+  CURL *curl;                  /* the SOAP connection, kept alive */
+  struct curl_slist *headers;
+  char errbuf[CURL_ERROR_SIZE];
+  struct h2k_vs_tls tls;
+  struct h2k_vs_content sc;
+
+  /* The session cookie as of the last login, for data-plane handles that
+   * other threads set up while this one makes SOAP calls. */
+  pthread_mutex_t cookie_lock;
+  char *cookie;                /* "vmware_soap_session=..." or NULL */
+
+  char *username;
+  char *password;              /* kept for re-login; wiped at close */
+  bool logged_in;
+  unsigned generation;
+  unsigned long round_trips;
+  double last_call;            /* monotonic seconds of the last SOAP call */
+  char *last_fault;
+};
+
+int h2k_vs_tls_init (struct h2k_vs_tls *t, const struct h2k_conn_opts *o);
+void h2k_vs_tls_free (struct h2k_vs_tls *t);
+/* Apply the TLS settings to a curl handle. */
+int h2k_vs_tls_setup (struct h2k_vs_tls *t, CURL *h);
+/* After a failed transfer: set the error message for CODE, naming the pin
+ * mismatch or the certificate problem when that is what happened. */
+int h2k_vs_tls_error (struct h2k_vs *vs, CURLcode code);
+/* Read the session cookie from the SOAP handle into vs->cookie. */
+int h2k_vs_save_cookie (struct h2k_vs *vs);
+
+#endif
