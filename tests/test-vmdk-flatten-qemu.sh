@@ -105,4 +105,13 @@ EXPECT_STATUS=1 expect_fail "a parentCID mismatch is refused" \
   "parentCID [0-9a-f]{8} does not match the CID 0badc0de" vmdk-flatten cid/top.vmdk cid.raw
 [ ! -e cid.raw ] && [ ! -e cid.raw.part ] && pass "no output after a refused chain" \
   || fail "no output after a refused chain"
+EXPECT_STATUS=1 expect_fail "the refusal names the option that overrides it" \
+  "snapshot was taken \(--ignore-parent-id reads it anyway\)" vmdk-flatten cid/top.vmdk cid.raw
+EXPECT_STATUS=1 expect_fail "img-convert refuses the same chain, naming its option" \
+  "does not match the CID 0badc0de.*\(--ignore-parent-id reads it anyway\)" \
+  img-convert cid/top.vmdk cid.qcow2
+ok "img-convert --ignore-parent-id reads it anyway" img-convert --ignore-parent-id cid/top.vmdk cid.qcow2
+ok "--ignore-parent-id reads it anyway" vmdk-flatten --ignore-parent-id cid/top.vmdk cid-2.raw
+ok "qemu-img agrees with img-convert on the chain read anyway" qemu-img compare -q cid-2.raw cid.qcow2
+rm -f cid-2.raw
 ok "--ignore-cid reads it anyway" vmdk-flatten --ignore-cid cid/top.vmdk cid.raw

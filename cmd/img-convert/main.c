@@ -5,22 +5,23 @@
  * output as OUTPUT.part with the right writer, pump, and rename when
  * everything succeeded.  Any failure removes the .part.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include "util/h2k.h"
-#include "copy/convert.h"
-#include "ova.h"
-#include "disk/qcow2-format.h"
-#include "copy/compress.h"
-#include "copy/source.h"
-#include <errno.h>
-#include <fcntl.h>
 #include <zstd.h>
+
+#include "copy/compress.h"
+#include "copy/convert.h"
+#include "copy/source.h"
+#include "disk/bdev.h"
+#include "disk/qcow2-format.h"
+#include "ova.h"
+#include "util/h2k.h"
 
 static void
 usage (FILE *f)
@@ -46,8 +47,10 @@ usage (FILE *f)
 "      --disk=N              OVA: convert the Nth disk (from 1)\n"
 "      --all                 OVA: convert every disk into the directory OUTPUT\n"
 "      --sha256              print the SHA-256 of the guest-visible bytes\n"
-"      --progress[=FD]       a progress bar, or N/100 lines on FD\n"
-"  -h, --help                this help\n"
+"      --ignore-parent-id    read a chain even if a parent's identity does\n"
+"                            not match its child's record of it\n"
+"  -p, --progress[=FD]       a progress bar, or N/100 lines on FD\n"
+"      --help                this help\n"
 "  -V, --version             the version\n"
 "\n"
 "Examples:\n"
@@ -58,8 +61,11 @@ usage (FILE *f)
            ZSTD_maxCLevel ());
 }
 
-enum { OPT_DISK = 256, OPT_ALL, OPT_SHA256, OPT_PROGRESS };
+enum {
+  OPT_DISK = H2K_OPT_PROGRAM, OPT_ALL, OPT_SHA256, OPT_IGNORE_PARENT_ID,
+};
 
+static const char short_options[] = "O:f:co:j:p::" H2K_SHORT_OPTIONS_COMMON;
 static const struct option long_options[] = {
   { "output-format", required_argument, NULL, 'O' },
   { "format", required_argument, NULL, 'f' },
@@ -69,23 +75,12 @@ static const struct option long_options[] = {
   { "disk", required_argument, NULL, OPT_DISK },
   { "all", no_argument, NULL, OPT_ALL },
   { "sha256", no_argument, NULL, OPT_SHA256 },
-  { "progress", optional_argument, NULL, OPT_PROGRESS },
-  { "help", no_argument, NULL, 'h' },
-  { "version", no_argument, NULL, 'V' },
+  { "ignore-parent-id", no_argument, NULL, OPT_IGNORE_PARENT_ID },
+  { "ignore-cid", no_argument, NULL, OPT_IGNORE_PARENT_ID },
+  { "progress", optional_argument, NULL, 'p' },
+  H2K_LONG_OPTIONS_COMMON,
   { NULL, 0, NULL, 0 },
 };
-
-static unsigned
-parse_uint (const char *what, const char *s, unsigned lo, unsigned hi)
-{
-  char *end;
-  errno = 0;
-  unsigned long v = strtoul (s, &end, 10);
-  if (errno || *s == '\0' || *end || *s == '-' || v < lo || v > hi)
-    h2k_die_status (2, "%s: '%s' must be a number from %u to %u", what, s,
-                    lo, hi);
-  return v;
-}
 
 /* -o cluster_size=64k,compression_type=zstd,compression_level=3 */
 static void
@@ -120,7 +115,7 @@ parse_o (char *opts, struct out_options *o, bool *compress_implied)
       *compress_implied = true;
     }
     else if (strcmp (kv, "compression_level") == 0)
-      o->qcow2.level = parse_uint ("-o compression_level", val, 1, 99);
+      o->qcow2.level = h2k_option_uint ("-o compression_level", val, 1, 99);
     else
       h2k_die_status (2, "-o: unknown option '%s' (cluster_size, compression_type, compression_level)", kv);
   }
@@ -181,13 +176,13 @@ main (int argc, char **argv)
   const char *informat = NULL, *progress_opt = NULL;
   bool compress = false, compress_implied = false, want_sha = false;
   bool all = false;
-  unsigned disk = 0;
+  unsigned disk = 0, open_flags = 0;
   long ncpu = sysconf (_SC_NPROCESSORS_ONLN);
   unsigned jobs = ncpu > 0 ? (ncpu > 256 ? 256 : ncpu) : 1;
   int c;
 
   h2k_set_program (argv[0]);
-  while ((c = getopt_long (argc, argv, "O:f:co:j:hV", long_options, NULL)) != -1) {
+  while ((c = getopt_long (argc, argv, short_options, long_options, NULL)) != -1) {
     switch (c) {
     case 'O':
       if (strcmp (optarg, "qcow2") == 0)
@@ -207,10 +202,10 @@ main (int argc, char **argv)
       parse_o (optarg, &oopt, &compress_implied);
       break;
     case 'j':
-      jobs = parse_uint ("-j", optarg, 1, 256);
+      jobs = h2k_option_uint ("-j", optarg, 1, 256);
       break;
     case OPT_DISK:
-      disk = parse_uint ("--disk", optarg, 1, 100000);
+      disk = h2k_option_uint ("--disk", optarg, 1, 100000);
       break;
     case OPT_ALL:
       all = true;
@@ -218,25 +213,18 @@ main (int argc, char **argv)
     case OPT_SHA256:
       want_sha = true;
       break;
-    case OPT_PROGRESS:
+    case 'p':
       progress_opt = optarg ? optarg : "";
       break;
-    case 'h':
-      usage (stdout);
-      return h2k_close_stdout () == 0 ? 0 : 1;
-    case 'V':
-      h2k_print_version ("img-convert");
-      return h2k_close_stdout () == 0 ? 0 : 1;
+    case OPT_IGNORE_PARENT_ID:
+      open_flags |= H2K_OPEN_IGNORE_PARENT_ID;
+      break;
     default:
-      usage (stderr);
-      return 2;
+      h2k_option_common (c, short_options, long_options, usage);
     }
   }
-  if (argc - optind != 2) {
-    fprintf (stderr, "%s: expected INPUT and OUTPUT (see --help)\n",
-             h2k_program ());
-    return 2;
-  }
+  if (argc - optind != 2)
+    h2k_usage_error ("expected INPUT and OUTPUT");
   const char *input = argv[optind], *output = argv[optind + 1];
   oopt.qcow2.compress = compress || compress_implied;
   oopt.qcow2.threads = jobs;
@@ -284,13 +272,14 @@ main (int argc, char **argv)
 
   struct source *src;
   if (strcmp (kind, "file") == 0)
-    src = source_bdev_open (input, informat);
+    src = source_bdev_open (input, informat, open_flags);
   else if (strcmp (kind, "vmdk") == 0)
     src = source_vmdk_stream_open (&stdin_bs, "stdin");
   else
     src = source_raw_stream_open (&stdin_bs, "stdin");
   if (src == NULL)
-    h2k_die ("%s", h2k_errmsg ());
+    h2k_die ("%s%s", h2k_errmsg (), h2k_errcode () == H2K_ERR_PARENT_ID
+             ? " (--ignore-parent-id reads it anyway)" : "");
 
   struct output out;
   if (output_open (&out, output, &oopt, src->size) == -1) {

@@ -140,7 +140,8 @@ main (int argc, char *argv[])
 
   struct h2k_bdev *bd;
   if (h2k_chain_open (input, "vmdk", flags, &bd) == -1)
-    h2k_die ("%s", h2k_errmsg ());
+    h2k_die ("%s%s", h2k_errmsg (), h2k_errcode () == H2K_ERR_PARENT_ID
+             ? " (--ignore-parent-id reads it anyway)" : "");
   if (verbose)
     describe_chain (bd);
 

@@ -184,7 +184,7 @@ static const struct source_ops sb_ops = {
 };
 
 struct source *
-source_bdev_open (const char *path, const char *format)
+source_bdev_open (const char *path, const char *format, unsigned open_flags)
 {
   struct sb *s = calloc (1, sizeof *s);
   if (s == NULL) {
@@ -200,7 +200,7 @@ source_bdev_open (const char *path, const char *format)
       sb_close (&s->src);
       return NULL;
     }
-  if (h2k_chain_open (path, format, 0, &s->bd) == -1) {
+  if (h2k_chain_open (path, format, open_flags, &s->bd) == -1) {
     sb_close (&s->src);
     return NULL;
   }

@@ -48,7 +48,8 @@ struct source {
 };
 
 /* A file (or chain) opened through h2k_chain_open; FORMAT may be NULL. */
-struct source *source_bdev_open (const char *path, const char *format);
+struct source *source_bdev_open (const char *path, const char *format,
+                                 unsigned open_flags);
 /* Raw bytes read from a byte stream (stdin). */
 struct source *source_raw_stream_open (struct bstream *bs, const char *name);
 /* A streamOptimized VMDK decoded sequentially from a byte stream. */

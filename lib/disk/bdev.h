@@ -70,8 +70,16 @@ struct h2k_extent {
 DEFINE_VECTOR_TYPE (h2k_extent_vector, struct h2k_extent);
 
 /* Open flags. */
-#define H2K_OPEN_IGNORE_PARENT_ID 0x1  /* --ignore-cid */
+#define H2K_OPEN_IGNORE_PARENT_ID 0x1  /* accept a parent whose identity
+                                          does not match the child's */
 #define H2K_OPEN_NO_PARENT        0x2  /* open the top layer alone */
+
+/* The h2k_errcode of a chain that failed to open because a parent is not
+ * the one its child was made from (a VMDK CID, a VHD UUID, a VHDX
+ * DataWriteGuid, a qcow2 backing format).  Programs that offer
+ * H2K_OPEN_IGNORE_PARENT_ID name their option for it in the message:
+ * the library cannot know it. */
+#define H2K_ERR_PARENT_ID 1
 
 /* Longest chain h2k follows: a loop or an absurd depth fails cleanly. */
 #define H2K_CHAIN_MAX_DEPTH 255

@@ -683,9 +683,10 @@ qcow2_check_parent (struct h2k_bdev *child, struct h2k_bdev *parent,
     if (strcmp (q->backing_format, names[i].qemu) == 0) {
       if (strcmp (parent->ops->name, names[i].h2k) == 0)
         return 0;
-      return h2k_seterr ("%s: backing file %s is declared %s but its content is %s; refusing it (use --ignore-parent-id to override)",
-                         child->path, parent->path, q->backing_format,
-                         parent->ops->name);
+      h2k_seterr ("%s: backing file %s is declared %s but its content is %s; refusing it",
+                  child->path, parent->path, q->backing_format,
+                  parent->ops->name);
+      return h2k_seterr_code (H2K_ERR_PARENT_ID);
     }
   return 0;
 }

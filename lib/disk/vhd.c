@@ -600,8 +600,9 @@ vhd_check_parent (struct h2k_bdev *child, struct h2k_bdev *parent,
   if (memcmp (c->parent_uuid, p->uuid, 16) != 0) {
     format_uuid (want, c->parent_uuid);
     format_uuid (got, p->uuid);
-    return h2k_seterr ("%s: parent %s has UUID %s, expected %s (use --ignore-parent-id to override)",
-                       child->path, parent->path, got, want);
+    h2k_seterr ("%s: parent %s has UUID %s, expected %s",
+                child->path, parent->path, got, want);
+    return h2k_seterr_code (H2K_ERR_PARENT_ID);
   }
   return 0;
 }

@@ -744,8 +744,9 @@ vhdx_check_parent (struct h2k_bdev *child, struct h2k_bdev *parent,
   if (strcasecmp (got, c->parent_linkage) == 0
       || (c->parent_linkage2 && strcasecmp (got, c->parent_linkage2) == 0))
     return 0;
-  return h2k_seterr ("%s: parent %s has DataWriteGuid %s, expected %s (use --ignore-parent-id to override)",
-                     child->path, parent->path, got, c->parent_linkage);
+  h2k_seterr ("%s: parent %s has DataWriteGuid %s, expected %s",
+              child->path, parent->path, got, c->parent_linkage);
+  return h2k_seterr_code (H2K_ERR_PARENT_ID);
 }
 
 static void

@@ -10,6 +10,7 @@
 static const char *program = "h2k";
 static void (*die_hook) (void);
 static _Thread_local char errbuf[1024];
+static _Thread_local int errcode;
 
 void
 h2k_set_program (const char *argv0)
@@ -85,7 +86,21 @@ h2k_seterr (const char *fmt, ...)
   va_start (ap, fmt);
   vsnprintf (errbuf, sizeof errbuf, fmt, ap);
   va_end (ap);
+  errcode = 0;
   return -1;
+}
+
+int
+h2k_seterr_code (int code)
+{
+  errcode = code;
+  return -1;
+}
+
+int
+h2k_errcode (void)
+{
+  return errcode;
 }
 
 int

@@ -34,4 +34,11 @@ int h2k_seterr (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
 int h2k_seterr_prefix (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
 const char *h2k_errmsg (void);
 
+/* A code for the current message, for a caller that must act on one kind
+ * of failure rather than print it (a wing defines its codes, such as
+ * H2K_ERR_PARENT_ID in disk/bdev.h).  h2k_seterr clears it to 0;
+ * h2k_seterr_code sets it after the message and returns -1. */
+int h2k_seterr_code (int code);
+int h2k_errcode (void);
+
 #endif

@@ -392,11 +392,13 @@ vmdk_check_parent (struct h2k_bdev *child, struct h2k_bdev *parent,
   struct vmdk *p = parent->data;
   if ((flags & H2K_OPEN_IGNORE_PARENT_ID) || !c->has_desc || !p->has_desc)
     return 0;
-  if (c->parent_cid != p->cid)
-    return h2k_seterr ("%s: parentCID %08x does not match the CID %08x of "
-                       "parent %s: the parent was modified after this "
-                       "snapshot was taken (--ignore-cid reads it anyway)",
-                       child->path, c->parent_cid, p->cid, parent->path);
+  if (c->parent_cid != p->cid) {
+    h2k_seterr ("%s: parentCID %08x does not match the CID %08x of "
+                "parent %s: the parent was modified after this "
+                "snapshot was taken", child->path, c->parent_cid, p->cid,
+                parent->path);
+    return h2k_seterr_code (H2K_ERR_PARENT_ID);
+  }
   return 0;
 }
 

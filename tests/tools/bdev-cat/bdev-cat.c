@@ -188,7 +188,8 @@ main (int argc, char *argv[])
 
   struct h2k_bdev *bd;
   if (h2k_chain_open (argv[optind], format, flags, &bd) == -1)
-    h2k_die ("%s", h2k_errmsg ());
+    h2k_die ("%s%s", h2k_errmsg (), h2k_errcode () == H2K_ERR_PARENT_ID
+             ? " (--ignore-parent-id reads it anyway)" : "");
 
   switch (mode) {
   case 'i':
