@@ -10,7 +10,7 @@ unset GOVC_URL GOVC_USERNAME GOVC_PASSWORD GOVC_DATACENTER
 EXPECT_STATUS=2 expect_fail "no server" "no server: give --url or set GOVC_URL" vs-ls
 EXPECT_STATUS=2 expect_fail "a URL with another scheme" "scheme must be https" vs-ls --url ftp://x/sdk
 EXPECT_STATUS=2 expect_fail "an unknown --type" "unknown type 'vms'" vs-ls --url x --type vms
-EXPECT_STATUS=2 expect_fail "a bad --page-size" "--page-size: not a number" vs-ls --url x --page-size 0
+EXPECT_STATUS=2 expect_fail "a bad --page-size" "--page-size: '0' is out of range" vs-ls --url x --page-size 0
 EXPECT_STATUS=2 expect_fail "a bad --power-state" "--power-state: 'on'" vs-ls --url x --power-state on
 EXPECT_STATUS=2 expect_fail "--vm with --type host" "only apply to --type vm" vs-ls --url x --type host --vm a
 EXPECT_STATUS=2 expect_fail "a stray argument" "unexpected argument 'web01'" vs-ls --url x web01

@@ -136,7 +136,7 @@ EXPECT_STATUS=2 expect_fail "-o and --dir" "together" vs-pull -o x --dir y "$u/a
 EXPECT_STATUS=2 expect_fail "-o FILE with two sources" "one SOURCE" vs-pull -o x "$u/a.bin" "$u/b"
 EXPECT_STATUS=2 expect_fail "--range without OFFSET:LENGTH" "OFFSET:LENGTH" vs-pull --range 5 -o - "$u/a.bin"
 EXPECT_STATUS=2 expect_fail "--range of length 0" "zero" vs-pull --range 5:0 -o - "$u/a.bin"
-EXPECT_STATUS=2 expect_fail "-j 0" "at least 1" vs-pull -j 0 -o - "$u/a.bin"
+EXPECT_STATUS=2 expect_fail "-j 0" "-j: '0' is out of range \\(1 to 64\\)" vs-pull -j 0 -o - "$u/a.bin"
 EXPECT_STATUS=2 expect_fail "-j x" "not a number" vs-pull -j x -o - "$u/a.bin"
 EXPECT_STATUS=2 expect_fail "--patch without --range" "needs exactly one SOURCE and --range" \
   vs-pull --patch "$tmp/out/t" "$u/a.bin"

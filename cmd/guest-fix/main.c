@@ -16,16 +16,14 @@
 #include "guest-fix.h"
 
 enum {
-  HELP_OPTION = CHAR_MAX + 1,
-  VERSION_OPTION,
-  SELECT_OPTION,
+  SELECT_OPTION = H2K_OPT_PROGRAM,
   SKIP_OPTION,
   VIRTIO_WIN_OPTION,
   FORMAT_OPTION,
   LIST_FIXES_OPTION,
 };
 
-static const char short_options[] = "nv";
+static const char short_options[] = "nv" H2K_SHORT_OPTIONS_COMMON;
 static const struct option long_options[] = {
   { "dry-run",     no_argument,       NULL, 'n' },
   { "select",      required_argument, NULL, SELECT_OPTION },
@@ -34,20 +32,14 @@ static const struct option long_options[] = {
   { "format",      required_argument, NULL, FORMAT_OPTION },
   { "list-fixes",  no_argument,       NULL, LIST_FIXES_OPTION },
   { "verbose",     no_argument,       NULL, 'v' },
-  { "help",        no_argument,       NULL, HELP_OPTION },
-  { "version",     no_argument,       NULL, VERSION_OPTION },
+  H2K_LONG_OPTIONS_COMMON,
   { NULL, 0, NULL, 0 }
 };
 
-static noreturn void
-usage (int status)
+static void
+usage (FILE *fp)
 {
-  if (status != 0) {
-    fprintf (stderr, "Try '%s --help' for more information.\n",
-             h2k_program ());
-    exit (status);
-  }
-  printf ("Usage: %s [OPTION]... DISK...\n"
+  fprintf (fp, "Usage: %s [OPTION]... DISK...\n"
           "Fix a VMware guest, offline, so that it boots and networks on KVM.\n"
           "DISK... are all the disks of one guest (converted copies: they are\n"
           "changed in place), in the order the guest had them.  A JSON report\n"
@@ -61,14 +53,13 @@ usage (int status)
           "      --format=FMT     disk format (default: qcow2 or raw, by magic)\n"
           "  -v, --verbose        show libguestfs's messages\n"
           "      --help           display this help and exit\n"
-          "      --version        output version information and exit\n"
+          "  -V, --version        output version information and exit\n"
           "\n"
           "Exit status: 0 when every selected fix was applied or did not apply,\n"
           "1 when a fix failed or the guest could not be fixed, 2 usage error.\n"
           "\n"
           "For more information, see the manpage guest-fix(1).\n",
           h2k_program ());
-  exit (0);
 }
 
 static const struct fix *
@@ -91,8 +82,7 @@ parse_fix_list (const char *opt, const char *list, bool *flags, bool value)
   for (char *n = strtok_r (copy, ",", &save); n; n = strtok_r (NULL, ",", &save)) {
     const struct fix *f = find_fix (n);
     if (!f) {
-      h2k_warn ("%s: %s: unknown fix (see --list-fixes)", opt, n);
-      usage (2);
+      h2k_usage_error ("%s: %s: unknown fix (see --list-fixes)", opt, n);
     }
     flags[f - fixes] = value;
   }
@@ -174,11 +164,7 @@ main (int argc, char *argv[])
     case VIRTIO_WIN_OPTION: gf.virtio_win = optarg; break;
     case FORMAT_OPTION: format = optarg; break;
     case LIST_FIXES_OPTION: list_fixes (); return h2k_close_stdout () ? 1 : 0;
-    case HELP_OPTION: usage (0);
-    case VERSION_OPTION:
-      h2k_print_version ("guest-fix");
-      return h2k_close_stdout () ? 1 : 0;
-    default: usage (2);
+    default: h2k_option_common (c, short_options, long_options, usage);
     }
   }
   if (any_select) {
@@ -189,14 +175,12 @@ main (int argc, char *argv[])
   if (skip_list)
     parse_fix_list ("--skip", skip_list, selected, false);
   if (optind >= argc) {
-    h2k_warn ("no disk given");
-    usage (2);
+    h2k_usage_error ("no disk given");
   }
   if (format && strcmp (format, "raw") != 0 && strcmp (format, "qcow2") != 0
       && strcmp (format, "vmdk") != 0 && strcmp (format, "vdi") != 0
       && strcmp (format, "vhdx") != 0 && strcmp (format, "vpc") != 0) {
-    h2k_warn ("--format: %s: not a disk format qemu reads", format);
-    usage (2);
+    h2k_usage_error ("--format: %s: not a disk format qemu reads", format);
   }
 
   report = json_object_new_object ();

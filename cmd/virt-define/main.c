@@ -37,20 +37,15 @@ abort_current_out (void)
 }
 
 enum {
-  HELP_OPTION = CHAR_MAX + 1,
-  LONG_OPTIONS, SHORT_OPTIONS,
-  NAME_OPTION, CPU_OPTION, MACHINE_OPTION, VIRT_TYPE_OPTION,
+  NAME_OPTION = H2K_OPT_PROGRAM, CPU_OPTION, MACHINE_OPTION, VIRT_TYPE_OPTION,
   FIRMWARE_OPTION, VCPUS_OPTION, MEMORY_OPTION, BUS_OPTION, DISK_OPTION,
   DISK_DIR_OPTION, NETWORK_OPTION, BRIDGE_OPTION, GRAPHICS_OPTION,
   OUT_DIR_OPTION, PRINT_SOURCE_OPTION, STRICT_OPTION,
 };
 
-static const char short_options[] = "V";
+static const char short_options[] = H2K_SHORT_OPTIONS_COMMON;
 static const struct option long_options[] = {
-  { "help",          no_argument,       NULL, HELP_OPTION },
-  { "version",       no_argument,       NULL, 'V' },
-  { "long-options",  no_argument,       NULL, LONG_OPTIONS },
-  { "short-options", no_argument,       NULL, SHORT_OPTIONS },
+  H2K_LONG_OPTIONS_COMMON,
   { "name",          required_argument, NULL, NAME_OPTION },
   { "cpu",           required_argument, NULL, CPU_OPTION },
   { "machine",       required_argument, NULL, MACHINE_OPTION },
@@ -70,14 +65,10 @@ static const struct option long_options[] = {
   { NULL, 0, NULL, 0 },
 };
 
-static _Noreturn void
-usage (int status)
+static void
+usage (FILE *fp)
 {
-  if (status != EXIT_SUCCESS) {
-    fprintf (stderr, "Try '%s --help' for more information.\n", h2k_program ());
-    exit (status);
-  }
-  printf ("%s: libvirt domain XML from VM records, OVF/OVA or VMX\n"
+  fprintf (fp, "%s: libvirt domain XML from VM records, OVF/OVA or VMX\n"
           "\n"
           "Usage:\n"
           "  %s [OPTIONS] FILE.ovf|FILE.ova|FILE.vmx|RECORDS.jsonl\n"
@@ -121,21 +112,6 @@ usage (int status)
           "\n"
           "For more information, see the manpage %s(1).\n",
           h2k_program (), h2k_program (), h2k_program (), h2k_program ());
-  exit (EXIT_SUCCESS);
-}
-
-static _Noreturn void
-usage_error (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
-static _Noreturn void
-usage_error (const char *fmt, ...)
-{
-  char msg[1024];
-  va_list ap;
-  va_start (ap, fmt);
-  vsnprintf (msg, sizeof msg, fmt, ap);
-  va_end (ap);
-  fprintf (stderr, "%s: %s\n", h2k_program (), msg);
-  usage (2);
 }
 
 static void
@@ -144,18 +120,7 @@ one_of (const char *opt, const char *val, const char *const *allowed)
   for (size_t i = 0; allowed[i]; i++)
     if (strcmp (val, allowed[i]) == 0)
       return;
-  usage_error ("%s: \"%s\" is not one of the accepted values", opt, val);
-}
-
-static int64_t
-parse_count (const char *opt, const char *val)
-{
-  char *end;
-  errno = 0;
-  long long n = strtoll (val, &end, 10);
-  if (errno || end == val || *end || n <= 0)
-    usage_error ("%s: could not parse: %s", opt, val);
-  return n;
+  h2k_usage_error ("%s: \"%s\" is not one of the accepted values", opt, val);
 }
 
 static int64_t
@@ -165,11 +130,10 @@ parse_memory (const char *val)
   size_t digits = strspn (val, "0123456789");
   if (digits > 0 && val[digits] == '\0') {
     /* A bare number is MiB, as virt-install takes it. */
-    int64_t mib = parse_count ("--memory", val);
-    return mib;
+    return h2k_option_uint ("--memory", val, 1, INT64_MAX >> 20);
   }
   if (h2k_parse_size (val, &bytes) == -1 || bytes < (1 << 20))
-    usage_error ("--memory: could not parse: %s", val);
+    h2k_usage_error ("--memory: could not parse: %s", val);
   return (int64_t) ((bytes + (1 << 20) - 1) >> 20);
 }
 
@@ -433,37 +397,21 @@ main (int argc, char *argv[])
     if (c == -1)
       break;
     switch (c) {
-    case HELP_OPTION:
-      usage (EXIT_SUCCESS);
-    case 'V':
-      h2k_print_version (h2k_program ());
-      exit (EXIT_SUCCESS);
-    case LONG_OPTIONS:
-      for (size_t i = 0; long_options[i].name; i++)
-        if (strcmp (long_options[i].name, "long-options") != 0
-            && strcmp (long_options[i].name, "short-options") != 0)
-          printf ("--%s\n", long_options[i].name);
-      exit (EXIT_SUCCESS);
-    case SHORT_OPTIONS:
-      for (size_t i = 0; short_options[i]; i++)
-        if (short_options[i] != ':')
-          printf ("-%c\n", short_options[i]);
-      exit (EXIT_SUCCESS);
     case NAME_OPTION:
       if (*optarg == '\0')
-        usage_error ("--name: empty name");
+        h2k_usage_error ("--name: empty name");
       map.name = optarg;
       break;
     case CPU_OPTION:
       if (*optarg == '\0')
-        usage_error ("--cpu: empty CPU mode");
+        h2k_usage_error ("--cpu: empty CPU mode");
       map.cpu = optarg;
       break;
     case MACHINE_OPTION:
       if (strcmp (optarg, "q35") != 0 && strcmp (optarg, "pc") != 0
           && strncmp (optarg, "pc-q35-", 7) != 0
           && strncmp (optarg, "pc-i440fx-", 10) != 0)
-        usage_error ("--machine: \"%s\" is not q35, pc, pc-q35-* or "
+        h2k_usage_error ("--machine: \"%s\" is not q35, pc, pc-q35-* or "
                      "pc-i440fx-*", optarg);
       map.machine = optarg;
       break;
@@ -477,10 +425,10 @@ main (int argc, char *argv[])
       else if (strcmp (optarg, "efi") == 0 || strcmp (optarg, "uefi") == 0)
         map.firmware = VD_FW_EFI;
       else
-        usage_error ("--firmware: \"%s\" is not bios or efi", optarg);
+        h2k_usage_error ("--firmware: \"%s\" is not bios or efi", optarg);
       break;
     case VCPUS_OPTION:
-      map.vcpus = parse_count ("--vcpus", optarg);
+      map.vcpus = h2k_option_uint ("--vcpus", optarg, 1, INT32_MAX);
       break;
     case MEMORY_OPTION:
       map.memory_mib = parse_memory (optarg);
@@ -491,7 +439,7 @@ main (int argc, char *argv[])
       break;
     case DISK_OPTION:
       if (*optarg == '\0')
-        usage_error ("--disk: empty path");
+        h2k_usage_error ("--disk: empty path");
       if (string_list_append (&disks, optarg) == -1)
         h2k_die ("%s", h2k_errmsg ());
       break;
@@ -503,7 +451,7 @@ main (int argc, char *argv[])
       const char *opt = c == NETWORK_OPTION ? "--network" : "--bridge";
       const char *eq = strrchr (optarg, '=');
       if (*optarg == '\0' || (eq && (eq == optarg || eq[1] == '\0')))
-        usage_error ("%s: \"%s\": give SRC=DST or DST", opt, optarg);
+        h2k_usage_error ("%s: \"%s\": give SRC=DST or DST", opt, optarg);
       if (string_list_append (c == NETWORK_OPTION ? &networks : &bridges,
                               optarg) == -1)
         h2k_die ("%s", h2k_errmsg ());
@@ -523,22 +471,22 @@ main (int argc, char *argv[])
       map.strict = true;
       break;
     default:
-      usage (2);
+      h2k_option_common (c, short_options, long_options, usage);
     }
   }
   if (argc - optind > 1)
-    usage_error ("one input at most (FILE.ovf, FILE.ova, FILE.vmx, or VM "
+    h2k_usage_error ("one input at most (FILE.ovf, FILE.ova, FILE.vmx, or VM "
                  "records on stdin)");
   /* What goes into the XML from the command line must be text XML can
    * hold, like what comes from the sources. */
   if (!vd_xml_text_ok (map.cpu, false))
-    usage_error ("--cpu: not a CPU model name");
+    h2k_usage_error ("--cpu: not a CPU model name");
   for (size_t i = 0; i < networks.len; i++)
     if (!vd_xml_text_ok (networks.ptr[i], false))
-      usage_error ("--network: not a network name");
+      h2k_usage_error ("--network: not a network name");
   for (size_t i = 0; i < bridges.len; i++)
     if (!vd_xml_text_ok (bridges.ptr[i], false))
-      usage_error ("--bridge: not a bridge name");
+      h2k_usage_error ("--bridge: not a bridge name");
   map.disks = disks.ptr;
   map.ndisks = disks.len;
   map.networks = networks.ptr;
@@ -560,7 +508,7 @@ main (int argc, char *argv[])
   source_list sources = { 0 };
   const char *input = optind < argc ? argv[optind] : NULL;
   if (input == NULL && isatty (STDIN_FILENO))
-    usage_error ("no input: give a FILE or VM records on stdin");
+    h2k_usage_error ("no input: give a FILE or VM records on stdin");
   if ((input ? read_input (input, &sources)
        : read_records (stdin, "<stdin>", &sources)) == -1)
     h2k_die ("%s", h2k_errmsg ());
@@ -579,7 +527,7 @@ main (int argc, char *argv[])
       h2k_die ("%zu VM records: one domain goes to stdout; use --out-dir DIR "
                "for several", sources.len);
     if (map.name || map.ndisks)
-      usage_error ("--name and --disk describe one VM, but %zu records were "
+      h2k_usage_error ("--name and --disk describe one VM, but %zu records were "
                    "given", sources.len);
   }
   check_network_names (&sources, map.networks, map.nnetworks, "--network");

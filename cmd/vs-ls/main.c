@@ -9,9 +9,7 @@
 #include "vs-ls.h"
 
 enum {
-  HELP_OPTION = H2K_CONNOPTS_OPTION_END,
-  VERSION_OPTION,
-  TYPE_OPTION,
+  TYPE_OPTION = H2K_CONNOPTS_OPTION_END,
   VM_OPTION,
   FOLDER_OPTION,
   CLUSTER_OPTION,
@@ -35,18 +33,14 @@ static const struct option long_options[] = {
   { "chain",       no_argument,       NULL, CHAIN_OPTION },
   { "page-size",   required_argument, NULL, PAGE_OPTION },
   { "stats",       no_argument,       NULL, STATS_OPTION },
-  { "help",        no_argument,       NULL, HELP_OPTION },
-  { "version",     no_argument,       NULL, VERSION_OPTION },
+  H2K_LONG_OPTIONS_COMMON,
   { NULL }
 };
+static const char short_options[] = H2K_SHORT_OPTIONS_COMMON;
 
-static noreturn void
-usage (FILE *fp, int status)
+static void
+usage (FILE *fp)
 {
-  if (status != EXIT_SUCCESS) {
-    fprintf (fp, "Try '%s --help' for more information.\n", h2k_program ());
-    exit (status);
-  }
   fprintf (fp,
            "Usage: vs-ls [OPTIONS]\n"
            "List vCenter or ESXi inventory as JSON lines: one VM per line by\n"
@@ -70,10 +64,9 @@ usage (FILE *fp, int status)
   fprintf (fp,
            "\n"
            "  --help                 this help\n"
-           "  --version              print the version\n"
+           "  -V, --version          print the version\n"
            "\n"
            "For more information, see the manpage vs-ls(1).\n");
-  exit (EXIT_SUCCESS);
 }
 
 static const char *const types[] = {
@@ -90,7 +83,7 @@ main (int argc, char *argv[])
   h2k_set_program (argv[0]);
   h2k_connopts_init (&conn);
 
-  while ((c = getopt_long (argc, argv, "", long_options, NULL)) != -1) {
+  while ((c = getopt_long (argc, argv, short_options, long_options, NULL)) != -1) {
     switch (h2k_connopts_option (&conn, c, optarg)) {
     case 1:
       continue;
@@ -124,21 +117,12 @@ main (int argc, char *argv[])
       o.power_state = optarg;
       break;
     case CHAIN_OPTION: o.chain = true; break;
-    case PAGE_OPTION: {
-      char *end;
-      long n = strtol (optarg, &end, 10);
-      if (*optarg == '\0' || *end || n < 1 || n > 100000)
-        h2k_die_status (2, "--page-size: not a number from 1 to 100000: %s", optarg);
-      o.page_size = n;
+    case PAGE_OPTION:
+      o.page_size = h2k_option_uint ("--page-size", optarg, 1, 100000);
       break;
-    }
     case STATS_OPTION: o.stats = true; break;
-    case HELP_OPTION: usage (stdout, EXIT_SUCCESS);
-    case VERSION_OPTION:
-      h2k_print_version ("vs-ls");
-      exit (EXIT_SUCCESS);
     default:
-      usage (stderr, 2);
+      h2k_option_common (c, short_options, long_options, usage);
     }
   }
   if (optind != argc)

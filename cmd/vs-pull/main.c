@@ -26,13 +26,12 @@
 #include "vsphere/vsphere.h"
 
 enum {
-  HELP_OPTION = H2K_CONNOPTS_OPTION_END,
-  RANGE_OPTION, PATCH_OPTION, SHA256_OPTION, VERIFY_OPTION, SKIP_ZERO_OPTION,
+  RANGE_OPTION = H2K_CONNOPTS_OPTION_END, PATCH_OPTION, SHA256_OPTION, VERIFY_OPTION, SKIP_ZERO_OPTION,
   PROGRESS_OPTION, RETRIES_OPTION, RETRY_WAIT_OPTION, STALL_OPTION,
-  CHUNK_OPTION, DIRECT_OPTION, CONNECT_TO_OPTION, VERSION_OPTION,
+  CHUNK_OPTION, DIRECT_OPTION, CONNECT_TO_OPTION,
 };
 
-static const char short_options[] = "o:d:j:nv";
+static const char short_options[] = "o:d:j:np::v" H2K_SHORT_OPTIONS_COMMON;
 static const struct option long_options[] = {
   H2K_CONNOPTS_LONG_OPTIONS,
   { "output", required_argument, NULL, 'o' },
@@ -43,7 +42,7 @@ static const struct option long_options[] = {
   { "sha256", no_argument, NULL, SHA256_OPTION },
   { "verify", optional_argument, NULL, VERIFY_OPTION },
   { "skip-zero", no_argument, NULL, SKIP_ZERO_OPTION },
-  { "progress", optional_argument, NULL, PROGRESS_OPTION },
+  { "progress", optional_argument, NULL, 'p' },
   { "retries", required_argument, NULL, RETRIES_OPTION },
   { "retry-wait", required_argument, NULL, RETRY_WAIT_OPTION },
   { "stall-timeout", required_argument, NULL, STALL_OPTION },
@@ -52,8 +51,7 @@ static const struct option long_options[] = {
   { "verbose", no_argument, NULL, 'v' },
   { "direct", no_argument, NULL, DIRECT_OPTION },
   { "connect-to", required_argument, NULL, CONNECT_TO_OPTION },
-  { "help", no_argument, NULL, HELP_OPTION },
-  { "version", no_argument, NULL, VERSION_OPTION },
+  H2K_LONG_OPTIONS_COMMON,
   { NULL, 0, NULL, 0 },
 };
 
@@ -104,13 +102,14 @@ usage (FILE *fp)
 "      --sha256            print the SHA-256 of each file written\n"
 "      --verify[=FILE]     compare with the SHA-256 in FILE (sha256sum or OVF\n"
 "                          manifest lines), or in the records of an earlier pull\n"
-"      --progress[=FD]     bars on a terminal, or N/100 lines to FD\n"
+"  -p, --progress[=FD]     bars on a terminal, or N/100 lines to FD\n"
 "  -v, --verbose           report the bytes fetched and the faults survived\n"
 "\n");
   h2k_connopts_usage (fp);
   fprintf (fp,
 "\n"
-"      --help, --version\n"
+"      --help              this help\n"
+"  -V, --version           the version\n"
 "\n"
 "A killed or failed download resumes where it stopped when run again.\n"
 "Exit status: 0 success, 1 failure, 2 usage error.\n");
@@ -598,17 +597,6 @@ parse_range (const char *arg, uint64_t *off, uint64_t *len)
   return 0;
 }
 
-static unsigned long
-parse_uint (const char *opt, const char *arg, unsigned long max)
-{
-  char *end;
-  errno = 0;
-  unsigned long v = strtoul (arg, &end, 10);
-  if (errno || end == arg || *end || arg[0] == '-' || v > max)
-    h2k_die_status (2, "%s: '%s' is not a number from 0 to %lu", opt, arg, max);
-  return v;
-}
-
 static double
 parse_secs (const char *opt, const char *arg)
 {
@@ -642,9 +630,7 @@ main (int argc, char *argv[])
     case 'o': p.output = optarg; break;
     case 'd': p.dir = optarg; break;
     case 'j':
-      p.hopts.connections = parse_uint ("-j", optarg, 64);
-      if (p.hopts.connections == 0)
-        h2k_die_status (2, "-j: at least 1 connection");
+      p.hopts.connections = h2k_option_uint ("-j", optarg, 1, 64);
       break;
     case 'n': p.no_clobber = true; break;
     case 'v': p.verbose = true; break;
@@ -661,17 +647,14 @@ main (int argc, char *argv[])
     case SHA256_OPTION: p.sha256 = true; break;
     case VERIFY_OPTION: p.verify = true; p.verify_file = optarg; break;
     case SKIP_ZERO_OPTION: p.skip_zero = true; break;
-    case PROGRESS_OPTION: p.progress = optarg ? optarg : ""; break;
-    case RETRIES_OPTION: p.hopts.retries = parse_uint ("--retries", optarg, 1000); break;
+    case 'p': p.progress = optarg ? optarg : ""; break;
+    case RETRIES_OPTION: p.hopts.retries = h2k_option_uint ("--retries", optarg, 0, 1000); break;
     case RETRY_WAIT_OPTION: p.hopts.retry_wait = parse_secs ("--retry-wait", optarg); break;
     case STALL_OPTION:
-      p.hopts.stall_timeout = parse_uint ("--stall-timeout", optarg, 86400);
-      if (p.hopts.stall_timeout == 0)
-        h2k_die_status (2, "--stall-timeout: at least 1 second");
+      p.hopts.stall_timeout = h2k_option_uint ("--stall-timeout", optarg, 1, 86400);
       break;
     case CHUNK_OPTION:
-      if (h2k_parse_size (optarg, &p.hopts.chunk_size) == -1)
-        h2k_die_status (2, "--chunk-size: %s", h2k_errmsg ());
+      p.hopts.chunk_size = h2k_option_size ("--chunk-size", optarg);
       if (p.hopts.chunk_size < 4096 || p.hopts.chunk_size > (1ULL << 30))
         h2k_die_status (2, "--chunk-size: from 4 KiB to 1 GiB");
       break;
@@ -685,11 +668,8 @@ main (int argc, char *argv[])
       p.connect_to = l;
       break;
     }
-    case HELP_OPTION: usage (stdout); return 0;
-    case VERSION_OPTION: h2k_print_version ("vs-pull"); return 0;
     default:
-      fprintf (stderr, "Try 'vs-pull --help'.\n");
-      return 2;
+      h2k_option_common (c, short_options, long_options, usage);
     }
   }
 
@@ -703,7 +683,7 @@ main (int argc, char *argv[])
     h2k_die_status (2, "--patch writes into TARGET: no -o or --dir with it");
   if (nsrc == 0) {
     if (isatty (STDIN_FILENO))
-      h2k_die_status (2, "no SOURCE given and no records on stdin (try --help)");
+      h2k_die_status (2, "no SOURCE given and no records on stdin");
     if (p.ranges.len)
       h2k_die_status (2, "--range needs a SOURCE");
     if (p.output)

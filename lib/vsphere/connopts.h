@@ -50,7 +50,7 @@
 #include <stdio.h>
 
 enum {
-  H2K_CONNOPTS_URL = 0x1000,
+  H2K_CONNOPTS_URL = 0x1080,     /* after util/options.h's H2K_OPT_* */
   H2K_CONNOPTS_USERNAME,
   H2K_CONNOPTS_PASSWORD_FILE,
   H2K_CONNOPTS_INSECURE,
