@@ -155,7 +155,8 @@ DEPS = build-essential pkg-config libcurl4-openssl-dev libxml2-dev \
   libarchive-dev libssl-dev libjson-c-dev jq qemu-utils qemu-system-x86 \
   libvirt-clients libvirt-daemon-driver-qemu golang-go golang-github-vmware-govmomi-dev debootstrap \
   ovmf libhivex-bin fdisk e2fsprogs valgrind curl openssl bzip2 unzip lvm2 \
-  time python3 initramfs-tools-core virt-v2v nbdkit libnbd-bin
+  time python3 initramfs-tools-core virt-v2v nbdkit libnbd-bin \
+  bash-completion shellcheck
 
 deps:
 	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
@@ -166,14 +167,21 @@ deps:
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	else echo "deps: all installed"; fi
 
+# bash-completion loads a command's completion from a file of the command's
+# name: one script, linked under every name.
+COMPLETED := $(PROGRAMS) $(notdir $(SCRIPTS))
+
 install: all
-	install -d '$(DESTDIR)$(BINDIR)' '$(DESTDIR)$(MANDIR)/man1'
+	install -d '$(DESTDIR)$(BINDIR)' '$(DESTDIR)$(MANDIR)/man1' '$(DESTDIR)$(COMPLETIONDIR)'
 	$(if $(PROG_BINS)$(SCRIPTS),install -m 755 $(PROG_BINS) $(SCRIPTS) '$(DESTDIR)$(BINDIR)')
 	$(if $(MANPAGES),install -m 644 $(MANPAGES) '$(DESTDIR)$(MANDIR)/man1')
+	install -m 644 scripts/bash-completion/h2k '$(DESTDIR)$(COMPLETIONDIR)/h2k'
+	for c in $(COMPLETED); do ln -sf h2k "$(DESTDIR)$(COMPLETIONDIR)/$$c"; done
 
 uninstall:
 	rm -f $(patsubst %,'$(DESTDIR)$(BINDIR)/%',$(PROGRAMS) $(notdir $(SCRIPTS)))
 	rm -f $(patsubst %,'$(DESTDIR)$(MANDIR)/man1/%',$(notdir $(MANPAGES)))
+	rm -f '$(DESTDIR)$(COMPLETIONDIR)/h2k' $(patsubst %,'$(DESTDIR)$(COMPLETIONDIR)/%',$(COMPLETED))
 
 clean:
 	rm -rf build bin lib/libh2k.a tests/vcsim/h2k-vcsim

@@ -5,6 +5,7 @@ VERSION = 0.1.0
 PREFIX  = /usr/local
 BINDIR  = $(PREFIX)/bin
 MANDIR  = $(PREFIX)/share/man
+COMPLETIONDIR = $(PREFIX)/share/bash-completion/completions
 
 CC      = gcc
 PKG_CONFIG = pkg-config
