@@ -5,7 +5,9 @@
 #
 #   bench/vmdk-flatten.sh [WORKDIR]      (default: a directory under /tmp;
 #                                         needs about 4 GiB of free space)
-# Environment: SIZE_GIB (4), RUNS (3, the best run of each is reported).
+# Environment: SIZE_GIB (4), RUNS (3, the best run of each is reported),
+# BASELINE (another vmdk-flatten binary, say of an older commit, measured
+# in the same run for a before/after row).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 PATH=$top/bin:$PATH
@@ -68,6 +70,11 @@ q=$(measure qemu qemu-img convert -O raw d3.vmdk out.raw)
 cp --sparse=always out.raw qemu.raw
 v=$(measure flatten vmdk-flatten d3.vmdk out.raw)
 qemu-img compare -q -f raw -F raw out.raw qemu.raw || { echo "bench: OUTPUTS DIFFER" >&2; exit 1; }
+b=
+if [ -n "${BASELINE:-}" ]; then
+  b=$(measure baseline "$BASELINE" d3.vmdk out.raw)
+  qemu-img compare -q -f raw -F raw out.raw qemu.raw || { echo "bench: BASELINE OUTPUT DIFFERS" >&2; exit 1; }
+fi
 s=$(measure stdout sh -c 'vmdk-flatten d3.vmdk - > /dev/null')
 m=$(measure map sh -c 'vmdk-flatten --map d3.vmdk > /dev/null')
 rm -f qemu.raw
@@ -76,9 +83,10 @@ read -r _ qw qr qc <<<"$q"
 echo "| run | wall (s) | wall vs qemu-img | CPU (s) | peak RSS (MiB) |"
 echo "|---|---|---|---|---|"
 printf '| qemu-img convert -O raw | %s | 1.00 | %s | %.1f |\n' "$qw" "$qc" "$(echo "$qr / 1024" | bc -l)"
-for line in "$v" "$s" "$m"; do
+for line in "$v" ${b:+"$b"} "$s" "$m"; do
   read -r name w r c <<<"$line"
   case $name in
+    baseline) label="BASELINE $BASELINE (sparse file)" ;;
     flatten) label="vmdk-flatten (sparse file)" ;;
     stdout)  label="vmdk-flatten - (stdout, every byte)" ;;
     map)     label="vmdk-flatten --map" ;;

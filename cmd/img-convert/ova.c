@@ -14,7 +14,7 @@
 #include "util/die.h"
 #include "manifest.h"
 #include "ova.h"
-#include "ovf.h"
+#include "ovf/ovf.h"
 #include "util/progress.h"
 
 /* The descriptor and the manifest are read into memory: bound them. */
@@ -30,7 +30,7 @@ struct member {
 DEFINE_VECTOR_TYPE (member_vector, struct member);
 
 struct job {
-  struct ovf_disk *disk;
+  struct h2k_ovf_disk *disk;
   char *outpath;
   struct output out;
   bool converted;
@@ -44,7 +44,7 @@ struct ova {
   const char *output;
   struct archive *a;
   struct bstream *in;           /* stream input, or NULL */
-  ovf_disk_vector disks;
+  h2k_ovf_disk_vector disks;
   bool have_ovf;
   mf_vector mf;
   bool have_mf;
@@ -375,7 +375,7 @@ handle_entry (struct ova *o, struct archive_entry *e)
     raw += 2;
   if (archive_entry_filetype (e) != AE_IFREG)
     return 0;   /* directories, links: never disk data */
-  if (!ovf_name_is_plain (raw)) {
+  if (!h2k_ovf_name_is_plain (raw)) {
     /* Never used as a path; but it cannot be a disk either. */
     h2k_warn ("%s: ignoring the member '%s': not a plain file name",
               o->name, raw);
@@ -404,8 +404,13 @@ handle_entry (struct ova *o, struct archive_entry *e)
     size_t len;
     if (read_text (&m, &xml, &len) == -1)
       goto out;
-    int pr = ovf_parse (xml, len, m.label, &o->disks);
+    struct h2k_ovf ovf;
+    int pr = h2k_ovf_parse (xml, len, m.label, &ovf);
     free (xml);
+    if (pr == 0) {
+      pr = h2k_ovf_disks (&ovf, &o->disks);
+      h2k_ovf_free (&ovf);
+    }
     if (pr == -1)
       goto out;
     o->have_ovf = true;
@@ -564,7 +569,7 @@ ova_convert (struct ova *o, const char *path, struct bstream *in,
   member_vector_reset (&o->members);
   manifest_free (&o->mf);
   free (o->mf_name);
-  ovf_free (&o->disks);
+  h2k_ovf_disks_free (&o->disks);
   archive_read_free (o->a);
   return ret;
 }

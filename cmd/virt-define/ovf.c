@@ -1,11 +1,10 @@
-/* The OVF reader.
+/* The machine an OVF describes, read through lib/ovf (which parses the
+ * descriptor strictly and matches elements by namespace and local name).
  *
- * Elements are matched by namespace and local name with libxml2's tree
- * API, never by prefix or string search: producers choose their own
- * prefixes, and VirtualBox puts the contents of vbox:Machine in the
- * default (OVF) namespace.  OVF 1.x and 2.x differ in the envelope
- * namespace, and 2.x adds StorageItem (sasd) and EthernetPortItem
- * (epasd) beside Item (rasd); all three are read the same way.
+ * VirtualBox puts the contents of vbox:Machine in the default (OVF)
+ * namespace.  OVF 1.x and 2.x differ in the envelope namespace, and 2.x
+ * adds StorageItem (sasd) and EthernetPortItem (epasd) beside Item
+ * (rasd); all three are read the same way.
  *
  * What is read (formats.md section 8.4): the name, annotation, guest OS,
  * the CPU and memory items, the disks with their controllers and files,
@@ -22,11 +21,10 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
+#include "ovf/ovf.h"
 #include "util/h2k.h"
 #include "virt-define.h"
 
-#define NS_OVF1 "http://schemas.dmtf.org/ovf/envelope/1"
-#define NS_OVF2 "http://schemas.dmtf.org/ovf/envelope/2"
 #define NS_CIM "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/"
 #define NS_VMW "http://www.vmware.com/schema/ovf"
 #define NS_VBOX "http://www.virtualbox.org/ovf/machine"
@@ -39,18 +37,12 @@ enum {
 };
 
 struct ovf {
+  struct h2k_ovf x;             /* the descriptor */
   const char *name;             /* for messages */
-  const xmlChar *ns;            /* the envelope namespace (1.x or 2.x) */
   xmlNode *envelope;
   xmlNode *hw;                  /* the VirtualHardwareSection */
   const char *config;           /* the default deployment option, or NULL */
 };
-
-static void cleanup_xmlfreedoc (void *p)
-{
-  xmlFreeDoc (*(xmlDoc **) p);
-}
-#define CLEANUP_XMLFREEDOC __attribute__ ((cleanup (cleanup_xmlfreedoc)))
 
 static void cleanup_xmlfree (void *p)
 {
@@ -82,32 +74,6 @@ static bool
 is_elem (const xmlNode *n, const char *name)
 {
   return n->type == XML_ELEMENT_NODE && strcmp ((const char *) n->name, name) == 0;
-}
-
-static bool
-is_ovf (const struct ovf *o, const xmlNode *n, const char *name)
-{
-  return is_elem (n, name) && ns_is (n, (const char *) o->ns);
-}
-
-static xmlNode *
-ovf_child (const struct ovf *o, const xmlNode *parent, const char *name)
-{
-  for (xmlNode *c = parent->children; c; c = c->next)
-    if (is_ovf (o, c, name))
-      return c;
-  return NULL;
-}
-
-/* ovf:ATTR, or ATTR without a namespace, which some hand-written OVFs
- * use. */
-static char *
-ovf_attr (const struct ovf *o, const xmlNode *n, const char *attr)
-{
-  xmlChar *v = xmlGetNsProp (n, BAD_CAST attr, o->ns);
-  if (v == NULL)
-    v = xmlGetNoNsProp (n, BAD_CAST attr);
-  return (char *) v;
 }
 
 /* The text of an element with surrounding white space removed; the
@@ -166,10 +132,10 @@ parse_uint (const char *s, int64_t *out)
 static bool
 item_selected (const struct ovf *o, const xmlNode *item)
 {
-  CLEANUP_XMLFREE char *bound = ovf_attr (o, item, "bound");
+  CLEANUP_XMLFREE char *bound = h2k_ovf_attr (&o->x, item, "bound");
   if (bound && strcmp (bound, "normal") != 0)
     return false;
-  CLEANUP_XMLFREE char *configs = ovf_attr (o, item, "configuration");
+  CLEANUP_XMLFREE char *configs = h2k_ovf_attr (&o->x, item, "configuration");
   if (configs == NULL)
     return true;
   if (o->config == NULL)
@@ -190,15 +156,15 @@ item_selected (const struct ovf *o, const xmlNode *item)
 static char *
 default_configuration (const struct ovf *o)
 {
-  xmlNode *sec = ovf_child (o, o->envelope, "DeploymentOptionSection");
+  xmlNode *sec = h2k_ovf_child (&o->x, o->envelope, "DeploymentOptionSection");
   if (sec == NULL)
     return NULL;
   char *first = NULL;
   for (xmlNode *c = sec->children; c; c = c->next) {
-    if (!is_ovf (o, c, "Configuration"))
+    if (!h2k_ovf_is (&o->x, c, "Configuration"))
       continue;
-    CLEANUP_XMLFREE char *def = ovf_attr (o, c, "default");
-    char *id = ovf_attr (o, c, "id");
+    CLEANUP_XMLFREE char *def = h2k_ovf_attr (&o->x, c, "default");
+    char *id = h2k_ovf_attr (&o->x, c, "id");
     if (id == NULL)
       continue;
     if (def && strcmp (def, "true") == 0) {
@@ -246,8 +212,8 @@ item_label (const xmlNode *item)
 static bool
 is_item (const struct ovf *o, const xmlNode *n)
 {
-  return is_ovf (o, n, "Item") || is_ovf (o, n, "StorageItem")
-    || is_ovf (o, n, "EthernetPortItem");
+  return h2k_ovf_is (&o->x, n, "Item") || h2k_ovf_is (&o->x, n, "StorageItem")
+    || h2k_ovf_is (&o->x, n, "EthernetPortItem");
 }
 
 static xmlNode *
@@ -360,21 +326,12 @@ disk_item (const struct ovf *o, const xmlNode *item, struct vd_source *src)
   while (*p == '/')
     p++;
   if (strncmp (p, "disk/", 5) == 0) {
-    const char *disk_id = p + 5;
-    xmlNode *ds = ovf_child (o, o->envelope, "DiskSection");
-    xmlNode *disk = NULL;
-    for (xmlNode *c = ds ? ds->children : NULL; c && !disk; c = c->next) {
-      if (!is_ovf (o, c, "Disk"))
-        continue;
-      CLEANUP_XMLFREE char *id = ovf_attr (o, c, "diskId");
-      if (id && strcmp (id, disk_id) == 0)
-        disk = c;
-    }
+    xmlNode *disk = h2k_ovf_disk (&o->x, p + 5);
     if (disk == NULL)
       return h2k_seterr ("%s: %s: HostResource \"%s\" names no Disk in the "
                          "DiskSection", o->name, label, host);
-    CLEANUP_XMLFREE char *cap = ovf_attr (o, disk, "capacity");
-    CLEANUP_XMLFREE char *units = ovf_attr (o, disk, "capacityAllocationUnits");
+    CLEANUP_XMLFREE char *cap = h2k_ovf_attr (&o->x, disk, "capacity");
+    CLEANUP_XMLFREE char *units = h2k_ovf_attr (&o->x, disk, "capacityAllocationUnits");
     if (cap) {
       int64_t n;
       uint64_t mult = 1;
@@ -388,7 +345,7 @@ disk_item (const struct ovf *o, const xmlNode *item, struct vd_source *src)
                            o->name, label, cap, units);
       d->capacity = n * (int64_t) mult;
     }
-    file_id = ovf_attr (o, disk, "fileRef");
+    file_id = h2k_ovf_attr (&o->x, disk, "fileRef");
     /* A Disk without fileRef is a blank disk created on import. */
   } else if (strncmp (p, "file/", 5) == 0)
     file_id = (char *) xmlStrdup (BAD_CAST (p + 5));
@@ -397,25 +354,16 @@ disk_item (const struct ovf *o, const xmlNode *item, struct vd_source *src)
                        o->name, label, host);
 
   if (file_id) {
-    xmlNode *refs = ovf_child (o, o->envelope, "References");
-    bool found = false;
-    for (xmlNode *c = refs ? refs->children : NULL; c && !found; c = c->next) {
-      if (!is_ovf (o, c, "File"))
-        continue;
-      CLEANUP_XMLFREE char *id = ovf_attr (o, c, "id");
-      if (id && strcmp (id, file_id) == 0) {
-        CLEANUP_XMLFREE char *href = ovf_attr (o, c, "href");
-        if (href == NULL)
-          return h2k_seterr ("%s: %s: File \"%s\" has no href", o->name,
-                             label, file_id);
-        if (vd_set (&d->file, href) == -1)
-          return -1;
-        found = true;
-      }
-    }
-    if (!found)
+    xmlNode *f = h2k_ovf_file (&o->x, file_id);
+    if (f == NULL)
       return h2k_seterr ("%s: %s: no File \"%s\" in References", o->name,
                          label, file_id);
+    CLEANUP_XMLFREE char *href = h2k_ovf_attr (&o->x, f, "href");
+    if (href == NULL)
+      return h2k_seterr ("%s: %s: File \"%s\" has no href", o->name,
+                         label, file_id);
+    if (vd_set (&d->file, href) == -1)
+      return -1;
   }
 
   if (parent && controller_of (o, parent, d) == -1)
@@ -532,7 +480,7 @@ static int
 read_hardware (struct ovf *o, struct vd_source *src)
 {
   for (xmlNode *c = o->hw->children; c; c = c->next) {
-    if (is_ovf (o, c, "System")) {
+    if (h2k_ovf_is (&o->x, c, "System")) {
       for (xmlNode *s = c->children; s; s = s->next)
         if (is_elem (s, "VirtualSystemType")
             && ns_is_cim (s, "CIM_VirtualSystemSettingData")) {
@@ -606,52 +554,21 @@ find_systems (const struct ovf *o, xmlNode *parent, xmlNode **found,
               size_t *n)
 {
   for (xmlNode *c = parent->children; c; c = c->next) {
-    if (is_ovf (o, c, "VirtualSystem")) {
+    if (h2k_ovf_is (&o->x, c, "VirtualSystem")) {
       if (*n == 0)
         *found = c;
       (*n)++;
-    } else if (is_ovf (o, c, "VirtualSystemCollection"))
+    } else if (h2k_ovf_is (&o->x, c, "VirtualSystemCollection"))
       find_systems (o, c, found, n);
   }
 }
 
-struct vd_source *
-vd_read_ovf (const char *buf, size_t len, const char *name)
+/* The one VirtualSystem of the parsed descriptor PO as a source. */
+static struct vd_source *
+read_system (const struct ovf *po)
 {
-  struct ovf o = { .name = name };
-
-  if (len > INT32_MAX) {
-    h2k_seterr ("%s: too large for an OVF descriptor", name);
-    return NULL;
-  }
-  /* No network access, no entity expansion (XXE), errors kept for our
-   * own message rather than printed by libxml2. */
-  xmlResetLastError ();
-  CLEANUP_XMLFREEDOC xmlDoc *doc =
-    xmlReadMemory (buf, (int) len, name, NULL,
-                   XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-  if (doc == NULL) {
-    const xmlError *e = xmlGetLastError ();
-    CLEANUP_FREE char *msg = strdup (e && e->message ? e->message : "cannot parse");
-    if (msg) {
-      size_t l = strlen (msg);
-      while (l > 0 && (msg[l - 1] == '\n' || msg[l - 1] == ' '))
-        msg[--l] = '\0';
-    }
-    h2k_seterr ("%s: malformed XML: line %d: %s", name, e ? e->line : 0,
-                msg ? msg : "cannot parse");
-    return NULL;
-  }
-
-  o.envelope = xmlDocGetRootElement (doc);
-  if (o.envelope == NULL || !is_elem (o.envelope, "Envelope")
-      || !(ns_is (o.envelope, NS_OVF1) || ns_is (o.envelope, NS_OVF2))) {
-    h2k_seterr ("%s: not an OVF descriptor: the root element is not an "
-                "Envelope in the OVF 1.x or 2.x namespace", name);
-    return NULL;
-  }
-  o.ns = o.envelope->ns->href;
-
+  struct ovf o = *po;
+  const char *name = o.name;
   xmlNode *vs = NULL;
   size_t nvs = 0;
   find_systems (&o, o.envelope, &vs, &nvs);
@@ -664,7 +581,7 @@ vd_read_ovf (const char *buf, size_t len, const char *name)
                 "OVFs are supported", name, nvs);
     return NULL;
   }
-  o.hw = ovf_child (&o, vs, "VirtualHardwareSection");
+  o.hw = h2k_ovf_child (&o.x, vs, "VirtualHardwareSection");
   if (o.hw == NULL) {
     h2k_seterr ("%s: the VirtualSystem has no VirtualHardwareSection", name);
     return NULL;
@@ -676,20 +593,20 @@ vd_read_ovf (const char *buf, size_t len, const char *name)
   if (src == NULL)
     return NULL;
 
-  xmlNode *n = ovf_child (&o, vs, "Name");
+  xmlNode *n = h2k_ovf_child (&o.x, vs, "Name");
   CLEANUP_FREE char *vname = n ? text_of (n) : NULL;
-  CLEANUP_XMLFREE char *vsid = ovf_attr (&o, vs, "id");
+  CLEANUP_XMLFREE char *vsid = h2k_ovf_attr (&o.x, vs, "id");
   if (vd_set (&src->name, vname && *vname ? vname : vsid) == -1)
     goto err;
 
-  xmlNode *ann = ovf_child (&o, vs, "AnnotationSection");
-  if (ann && (n = ovf_child (&o, ann, "Annotation")) != NULL) {
+  xmlNode *ann = h2k_ovf_child (&o.x, vs, "AnnotationSection");
+  if (ann && (n = h2k_ovf_child (&o.x, ann, "Annotation")) != NULL) {
     CLEANUP_FREE char *t = text_of (n);
     if (t && *t && vd_set (&src->annotation, t) == -1)
       goto err;
   }
 
-  xmlNode *os = ovf_child (&o, vs, "OperatingSystemSection");
+  xmlNode *os = h2k_ovf_child (&o.x, vs, "OperatingSystemSection");
   if (os) {
     CLEANUP_XMLFREE char *ostype = (char *) xmlGetNsProp (os, BAD_CAST "osType",
                                                           BAD_CAST NS_VMW);
@@ -700,7 +617,7 @@ vd_read_ovf (const char *buf, size_t len, const char *name)
         CLEANUP_FREE char *t = text_of (c);
         if (t && *t && vd_set (&src->guest_id, t) == -1)
           goto err;
-      } else if (is_ovf (&o, c, "Description")) {
+      } else if (h2k_ovf_is (&o.x, c, "Description")) {
         CLEANUP_FREE char *t = text_of (c);
         if (t && *t && vd_set (&src->os_description, t) == -1)
           goto err;
@@ -716,4 +633,16 @@ vd_read_ovf (const char *buf, size_t len, const char *name)
  err:
   vd_source_free (src);
   return NULL;
+}
+
+struct vd_source *
+vd_read_ovf (const char *buf, size_t len, const char *name)
+{
+  struct ovf o = { .name = name };
+  if (h2k_ovf_parse (buf, len, name, &o.x) == -1)
+    return NULL;
+  o.envelope = o.x.envelope;
+  struct vd_source *src = read_system (&o);
+  h2k_ovf_free (&o.x);
+  return src;
 }

@@ -4,7 +4,6 @@
  * parents detected from their content), so this file only tells the
  * story: options, open, then write, map or check. */
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,32 +11,26 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "copy/convert.h"
+#include "copy/source.h"
 #include "disk/bdev.h"
 #include "flatten.h"
 #include "util/h2k.h"
 
-static struct h2k_outfile output = { .fd = -1 };
-static volatile sig_atomic_t output_open;
+/* The disk being written, so that a failure removes OUTPUT.part (the
+ * signals are handled by the copy wing's output_register_signals). */
+static struct output output;
 
-/* A failure or an interruption must not leave OUTPUT.part behind. */
 static void
 remove_partial (void)
 {
-  if (output_open) {
-    output_open = 0;
-    h2k_outfile_abort (&output);
-  }
+  output_abort (&output);
 }
 
 static void
-on_signal (int sig)
+tick_progress (void *arg, uint64_t pos)
 {
-  /* unlink is async-signal-safe; the rest of the cleanup is not needed
-   * when the process is about to die. */
-  if (output_open && output.part)
-    unlink (output.part);
-  signal (sig, SIG_DFL);
-  raise (sig);
+  h2k_progress_update (arg, pos);
 }
 
 static void
@@ -181,36 +174,38 @@ main (int argc, char *argv[])
         h2k_die ("%s: OUTPUT is a file of the chain being read (%s)",
                  outpath, b->path);
 
-  if (h2k_outfile_open (&output, outpath) == -1)
+  /* The same path as img-convert -O raw: the chain as a source, the raw
+   * writer as the sink (zero blocks become holes in a file; a stream or a
+   * device gets every byte), fsync, then the rename. */
+  const struct out_options raw = { .raw = true };
+  output_register_signals ();
+  if (output_open (&output, outpath, &raw, bd->size) == -1)
     h2k_die ("%s", h2k_errmsg ());
-  output_open = 1;
   h2k_set_die_hook (remove_partial);
-  signal (SIGINT, on_signal);
-  signal (SIGTERM, on_signal);
-  signal (SIGHUP, on_signal);
-
-  struct flatten_stats st;
-  if (flatten_write (bd, &output, &pr, &st) == -1)
+  uint64_t size = bd->size;
+  struct source *src = source_bdev_new (bd);
+  if (src == NULL || convert (src, &output, NULL, tick_progress, &pr) == -1)
     h2k_die ("%s", h2k_errmsg ());
-  /* A FIFO is a stream too, but not standard output: commit closes it. */
-  bool to_stdout = output.is_stdout && output.fd == STDOUT_FILENO;
-  if (h2k_outfile_commit (&output) == -1)
+  source_close (src);
+  uint64_t data_bytes = output.data_bytes;
+  bool to_stdout = strcmp (outpath, "-") == 0;
+  if (output_commit (&output) == -1)
     h2k_die ("%s", h2k_errmsg ());
-  output_open = 0;
-  if (to_stdout && h2k_close_stdout () == -1) {
-    h2k_bdev_close (bd);
-    return 1;
-  }
+  h2k_set_die_hook (NULL);
   h2k_progress_finish (&pr);
   if (verbose) {
     char a[H2K_SIZE_BUFLEN], b[H2K_SIZE_BUFLEN], d[H2K_SIZE_BUFLEN];
-    h2k_warn ("%s: %s disk, %s of data in %llu extents, %s written to %s",
-              input, h2k_format_size (bd->size, a, sizeof a),
-              h2k_format_size (st.data_bytes, b, sizeof b),
-              (unsigned long long) st.extents,
-              h2k_format_size (st.written_bytes, d, sizeof d),
-              outpath);
+    struct stat st;
+    if (!to_stdout && stat (outpath, &st) == 0 && S_ISREG (st.st_mode))
+      h2k_warn ("%s: %s disk, %s of data, %s allocated in %s", input,
+                h2k_format_size (size, a, sizeof a),
+                h2k_format_size (data_bytes, b, sizeof b),
+                h2k_format_size ((uint64_t) st.st_blocks * 512, d, sizeof d),
+                outpath);
+    else
+      h2k_warn ("%s: %s disk, %s of data, written to %s", input,
+                h2k_format_size (size, a, sizeof a),
+                h2k_format_size (data_bytes, b, sizeof b), outpath);
   }
-  h2k_bdev_close (bd);
-  return 0;
+  return to_stdout && h2k_close_stdout () == -1 ? 1 : 0;
 }

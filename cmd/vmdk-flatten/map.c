@@ -1,15 +1,13 @@
 /* --map: the allocation of the flattened disk as extent records (DESIGN.md
  * section 2), one JSON object per line, in the manner of qemu-img map:
  * "data" says the bytes are stored somewhere in the chain, "zero" that
- * they read as zeros.  Adjacent extents of the same kind are merged, also
- * across the windows the chain is queried in. */
+ * they read as zeros.  ZERO and HOLE are one kind here, so adjacent ones
+ * are merged; the iterator merges the rest. */
 #include <stdio.h>
 
 #include "util/die.h"
 #include "flatten.h"
 #include "util/jsonl.h"
-
-#define WINDOW (1024u << 20)
 
 static int
 emit (const char *file, uint64_t offset, uint64_t length, bool data)
@@ -35,34 +33,31 @@ emit (const char *file, uint64_t offset, uint64_t length, bool data)
 int
 flatten_map (struct h2k_bdev *bd, const char *file, struct h2k_progress *pr)
 {
-  struct h2k_extent_vector v = { 0 };
+  struct h2k_extent_iter it;
+  struct h2k_extent e;
   uint64_t cur_off = 0, cur_len = 0;
   bool cur_data = false;
-  int r = -1;
+  int r;
 
-  for (uint64_t pos = 0; pos < bd->size; ) {
-    uint64_t wlen = bd->size - pos < WINDOW ? bd->size - pos : WINDOW;
-    if (h2k_bdev_extents (bd, pos, wlen, &v) == -1)
-      goto out;
-    for (size_t i = 0; i < v.len; i++) {
-      bool data = v.ptr[i].type == H2K_EXTENT_DATA;
-      if (cur_len > 0 && data == cur_data) {
-        cur_len += v.ptr[i].length;
-        continue;
-      }
-      if (cur_len > 0 && emit (file, cur_off, cur_len, cur_data) == -1)
-        goto out;
-      cur_off = v.ptr[i].offset;
-      cur_len = v.ptr[i].length;
-      cur_data = data;
+  h2k_extent_iter_init (&it, bd, 0, bd->size, H2K_EXTENT_ITER_MERGE);
+  while ((r = h2k_extent_iter_next (&it, &e)) > 0) {
+    bool data = e.type == H2K_EXTENT_DATA;
+    if (cur_len > 0 && data == cur_data) {
+      cur_len += e.length;
+      continue;
     }
-    pos += wlen;
-    h2k_progress_update (pr, pos);
+    if (cur_len > 0 && emit (file, cur_off, cur_len, cur_data) == -1)
+      goto out;     /* r is 1: a failure */
+    h2k_progress_update (pr, e.offset);
+    cur_off = e.offset;
+    cur_len = e.length;
+    cur_data = data;
   }
-  if (cur_len > 0 && emit (file, cur_off, cur_len, cur_data) == -1)
-    goto out;
-  r = 0;
+  if (r == 0 && cur_len > 0 && emit (file, cur_off, cur_len, cur_data) == -1)
+    r = -1;
+  if (r == 0)
+    h2k_progress_update (pr, bd->size);
  out:
-  h2k_extent_vector_reset (&v);
-  return r;
+  h2k_extent_iter_reset (&it);
+  return r == 0 ? 0 : -1;
 }

@@ -56,6 +56,7 @@ convert (struct source *src, struct output *out, unsigned char *sha256,
       goto done;
     if (out->sink->ops->write (out->sink, c.offset, c.data, c.length) == -1)
       goto done;
+    out->data_bytes += c.length;
     pos = c.offset + c.length;
     if (tick)
       tick (tick_arg, pos);

@@ -27,6 +27,7 @@ struct output {
   struct sink *sink;
   char *path;
   bool open;
+  uint64_t data_bytes;          /* bytes of data the source handed over */
 };
 
 /* Progress callback: called after each chunk with the guest position. */

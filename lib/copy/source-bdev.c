@@ -18,8 +18,6 @@
 #include "util/die.h"
 #include "source.h"
 
-/* Allocation is asked for in windows, which bounds the extent list. */
-#define WINDOW (1ULL << 30)
 #define NSLOTS 3
 
 enum slot_state { EMPTY, FULL, END, FAILED };
@@ -33,10 +31,9 @@ struct slot {
 struct sb {
   struct source src;
   struct h2k_bdev *bd;
-  struct h2k_extent_vector ext;
-  size_t ei;
-  uint64_t pos;         /* next byte to read inside ext.ptr[ei] */
-  uint64_t win_end;     /* the end of the window in ext */
+  struct h2k_extent_iter it;
+  struct h2k_extent cur;  /* the DATA extent being read */
+  uint64_t pos;           /* its next byte to read; cur is done at its end */
 
   pthread_t thread;
   bool started;
@@ -53,37 +50,23 @@ struct sb {
 static int
 produce (struct sb *s, unsigned char *buf, struct chunk *out)
 {
-  for (;;) {
-    if (s->ei < s->ext.len) {
-      struct h2k_extent *e = &s->ext.ptr[s->ei];
-      uint64_t end = e->offset + e->length;
-      if (e->type != H2K_EXTENT_DATA) {
-        s->ei++;
-        continue;
-      }
-      if (s->pos < e->offset)
-        s->pos = e->offset;
-      uint64_t n = SOURCE_BUFSIZE - s->pos % SOURCE_BUFSIZE;
-      if (n > end - s->pos)
-        n = end - s->pos;
-      if (h2k_bdev_pread (s->bd, buf, n, s->pos) == -1)
-        return -1;
-      *out = (struct chunk) { s->pos, n, buf };
-      s->pos += n;
-      if (s->pos == end)
-        s->ei++;
-      return 1;
-    }
-    if (s->win_end >= s->src.size)
-      return 0;
-    uint64_t len = s->src.size - s->win_end < WINDOW
-      ? s->src.size - s->win_end : WINDOW;
-    if (h2k_bdev_extents (s->bd, s->win_end, len, &s->ext) == -1)
-      return -1;
-    s->ei = 0;
-    s->pos = s->win_end;
-    s->win_end += len;
+  while (s->pos == s->cur.offset + s->cur.length) {
+    int r = h2k_extent_iter_next (&s->it, &s->cur);
+    if (r <= 0)
+      return r;
+    if (s->cur.type != H2K_EXTENT_DATA)
+      s->cur.length = 0;        /* read as zeros: skipped */
+    s->pos = s->cur.offset;
   }
+  uint64_t end = s->cur.offset + s->cur.length;
+  uint64_t n = SOURCE_BUFSIZE - s->pos % SOURCE_BUFSIZE;
+  if (n > end - s->pos)
+    n = end - s->pos;
+  if (h2k_bdev_pread (s->bd, buf, n, s->pos) == -1)
+    return -1;
+  *out = (struct chunk) { s->pos, n, buf };
+  s->pos += n;
+  return 1;
 }
 
 static void *
@@ -172,7 +155,7 @@ sb_close (struct source *src)
   pthread_mutex_destroy (&s->lock);
   pthread_cond_destroy (&s->cond);
   h2k_bdev_close (s->bd);
-  h2k_extent_vector_reset (&s->ext);
+  h2k_extent_iter_reset (&s->it);
   for (int i = 0; i < NSLOTS; i++)
     free (s->slots[i].buf);
   free (s);
@@ -184,28 +167,27 @@ static const struct source_ops sb_ops = {
 };
 
 struct source *
-source_bdev_open (const char *path, const char *format, unsigned open_flags)
+source_bdev_new (struct h2k_bdev *bd)
 {
   struct sb *s = calloc (1, sizeof *s);
   if (s == NULL) {
+    h2k_bdev_close (bd);
     h2k_seterr ("out of memory");
     return NULL;
   }
   pthread_mutex_init (&s->lock, NULL);
   pthread_cond_init (&s->cond, NULL);
   s->src.ops = &sb_ops;
+  s->bd = bd;
+  s->src.size = bd->size;
+  s->src.name = bd->path;
+  h2k_extent_iter_init (&s->it, bd, 0, bd->size, 0);
   for (int i = 0; i < NSLOTS; i++)
     if ((s->slots[i].buf = malloc (SOURCE_BUFSIZE)) == NULL) {
       h2k_seterr ("out of memory");
       sb_close (&s->src);
       return NULL;
     }
-  if (h2k_chain_open (path, format, open_flags, &s->bd) == -1) {
-    sb_close (&s->src);
-    return NULL;
-  }
-  s->src.size = s->bd->size;
-  s->src.name = s->bd->path;
   int e = pthread_create (&s->thread, NULL, reader, s);
   if (e) {
     h2k_seterr ("cannot start the reader thread: %s", strerror (e));
@@ -214,4 +196,13 @@ source_bdev_open (const char *path, const char *format, unsigned open_flags)
   }
   s->started = true;
   return &s->src;
+}
+
+struct source *
+source_bdev_open (const char *path, const char *format, unsigned open_flags)
+{
+  struct h2k_bdev *bd;
+  if (h2k_chain_open (path, format, open_flags, &bd) == -1)
+    return NULL;
+  return source_bdev_new (bd);
 }

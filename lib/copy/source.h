@@ -47,6 +47,10 @@ struct source {
   const char *name;     /* for messages */
 };
 
+/* A chain already open; the source owns BD (closed with the source, or
+ * here on failure). */
+struct h2k_bdev;
+struct source *source_bdev_new (struct h2k_bdev *bd);
 /* A file (or chain) opened through h2k_chain_open; FORMAT may be NULL. */
 struct source *source_bdev_open (const char *path, const char *format,
                                  unsigned open_flags);

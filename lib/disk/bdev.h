@@ -134,6 +134,39 @@ int h2k_bdev_extents (struct h2k_bdev *bd, uint64_t offset, uint64_t length,
 /* Run every layer's check hook. */
 int h2k_bdev_check (struct h2k_bdev *bd);
 
+/* The extents of a whole range, one at a time, in ascending order.  The
+ * chain is asked a window at a time (h2k_bdev_extents), so memory stays
+ * bounded whatever the disk; the caller never sees the windows.
+ *
+ *   struct h2k_extent_iter it;
+ *   struct h2k_extent e;
+ *   h2k_extent_iter_init (&it, bd, 0, bd->size, 0);
+ *   while ((r = h2k_extent_iter_next (&it, &e)) > 0)
+ *     use e
+ *   h2k_extent_iter_reset (&it);         r == -1: h2k_errmsg ()
+ *
+ * With H2K_EXTENT_ITER_MERGE, adjacent extents of one type are merged
+ * across windows too (for a map); without it, no extent spans a window
+ * boundary, so a copy starts reading data before the whole disk's
+ * allocation is known. */
+#define H2K_EXTENT_ITER_MERGE 0x1
+
+struct h2k_extent_iter {
+  struct h2k_bdev *bd;
+  uint64_t pos, end;            /* the next window starts at POS */
+  unsigned flags;
+  struct h2k_extent_vector win; /* the current window's extents */
+  size_t i;                     /* the next of them */
+  bool have_pending;
+  struct h2k_extent pending;    /* merged so far (with MERGE) */
+};
+
+void h2k_extent_iter_init (struct h2k_extent_iter *it, struct h2k_bdev *bd,
+                           uint64_t offset, uint64_t length, unsigned flags);
+/* 1 and the next extent in OUT, 0 at the end, -1 on error. */
+int h2k_extent_iter_next (struct h2k_extent_iter *it, struct h2k_extent *out);
+void h2k_extent_iter_reset (struct h2k_extent_iter *it);
+
 /* Helpers for drivers. */
 int h2k_bdev_add_extent (struct h2k_extent_vector *out, uint64_t offset,
                          uint64_t length, enum h2k_extent_type type);

@@ -44,37 +44,20 @@ type_name (enum h2k_extent_type t)
   return "?";
 }
 
-/* Walk the disk in windows of WINDOW bytes so that the extent list stays
- * small whatever the disk size. */
-#define WINDOW (UINT64_C (1) << 32)
-
 static void
 print_map (struct h2k_bdev *bd)
 {
-  struct h2k_extent_vector v = { 0 };
-  struct h2k_extent last = { 0, 0, H2K_EXTENT_DATA };
+  struct h2k_extent_iter it;
+  struct h2k_extent e;
+  int r;
 
-  for (uint64_t off = 0; off < bd->size; off += WINDOW) {
-    uint64_t len = bd->size - off < WINDOW ? bd->size - off : WINDOW;
-    if (h2k_bdev_extents (bd, off, len, &v) == -1)
-      h2k_die ("%s", h2k_errmsg ());
-    for (size_t i = 0; i < v.len; i++) {
-      struct h2k_extent e = v.ptr[i];
-      if (last.length && last.type == e.type
-          && last.offset + last.length == e.offset) {
-        last.length += e.length;
-        continue;
-      }
-      if (last.length)
-        printf ("%" PRIu64 " %" PRIu64 " %s\n", last.offset, last.length,
-                type_name (last.type));
-      last = e;
-    }
-  }
-  if (last.length)
-    printf ("%" PRIu64 " %" PRIu64 " %s\n", last.offset, last.length,
-            type_name (last.type));
-  h2k_extent_vector_reset (&v);
+  h2k_extent_iter_init (&it, bd, 0, bd->size, H2K_EXTENT_ITER_MERGE);
+  while ((r = h2k_extent_iter_next (&it, &e)) > 0)
+    printf ("%" PRIu64 " %" PRIu64 " %s\n", e.offset, e.length,
+            type_name (e.type));
+  if (r == -1)
+    h2k_die ("%s", h2k_errmsg ());
+  h2k_extent_iter_reset (&it);
 }
 
 /* The output, so that a failure removes OUTPUT.part (no partial output). */
@@ -116,37 +99,36 @@ copy_out (struct h2k_bdev *bd, const char *output)
 
   char *buf = malloc (CHUNK);
   char *zeros = calloc (1, CHUNK);
-  struct h2k_extent_vector v = { 0 };
+  struct h2k_extent_iter it;
+  struct h2k_extent e;
+  int r;
   if (buf == NULL || zeros == NULL)
     h2k_die ("out of memory");
 
-  for (uint64_t off = 0; off < bd->size; off += WINDOW) {
-    uint64_t len = bd->size - off < WINDOW ? bd->size - off : WINDOW;
-    if (h2k_bdev_extents (bd, off, len, &v) == -1)
-      h2k_die ("%s", h2k_errmsg ());
-    for (size_t i = 0; i < v.len; i++) {
-      struct h2k_extent e = v.ptr[i];
-      for (uint64_t p = e.offset; p < e.offset + e.length; ) {
-        size_t n = e.offset + e.length - p < CHUNK ? e.offset + e.length - p : CHUNK;
-        const char *src = zeros;
-        /* ZERO and HOLE (no layer has it) both read as zeros. */
-        if (e.type == H2K_EXTENT_DATA) {
-          if (h2k_bdev_pread (bd, buf, n, p) == -1)
-            h2k_die ("%s", h2k_errmsg ());
-          src = buf;
-        }
-        if (sparse) {
-          if (src != zeros && !h2k_is_zero (src, n)
-              && h2k_pwrite_full (out.fd, src, n, p) == -1)
-            h2k_die ("%s: %m", output);
-        }
-        else if (h2k_write_full (out.fd, src, n) == -1)
-          h2k_die ("%s: %m", output ? output : "stdout");
-        p += n;
+  h2k_extent_iter_init (&it, bd, 0, bd->size, 0);
+  while ((r = h2k_extent_iter_next (&it, &e)) > 0) {
+    for (uint64_t p = e.offset; p < e.offset + e.length; ) {
+      size_t n = e.offset + e.length - p < CHUNK ? e.offset + e.length - p : CHUNK;
+      const char *src = zeros;
+      /* ZERO and HOLE (no layer has it) both read as zeros. */
+      if (e.type == H2K_EXTENT_DATA) {
+        if (h2k_bdev_pread (bd, buf, n, p) == -1)
+          h2k_die ("%s", h2k_errmsg ());
+        src = buf;
       }
+      if (sparse) {
+        if (src != zeros && !h2k_is_zero (src, n)
+            && h2k_pwrite_full (out.fd, src, n, p) == -1)
+          h2k_die ("%s: %m", output);
+      }
+      else if (h2k_write_full (out.fd, src, n) == -1)
+        h2k_die ("%s: %m", output ? output : "stdout");
+      p += n;
     }
   }
-  h2k_extent_vector_reset (&v);
+  if (r == -1)
+    h2k_die ("%s", h2k_errmsg ());
+  h2k_extent_iter_reset (&it);
   free (buf);
   free (zeros);
   if (h2k_outfile_commit (&out) == -1)
