@@ -121,7 +121,7 @@ int cbt_plan (struct pull *p, struct json_object *rec,
               struct zero_plan *plan);
 void zero_plan_free (struct zero_plan *plan);
 
-/* main.c */
+/* pull.c: the transfers main.c and records.c share */
 /* Base name of a datastore path or URL, safe as a file name. */
 char *safe_base_name (const char *file);
 /* Whole files to PATHS (resumable), with digest and verify.  PLANS (NULL,

@@ -334,6 +334,163 @@ is_disk_extent (json_object *disks, size_t ndisks, const char *dspath)
   return false;
 }
 
+/* The files of every disk of DISKS, base first, into FV (under VMDIR). */
+static int
+collect_files (json_object *disks, size_t ndisks, const char *vmdir,
+               file_vector *fv)
+{
+  for (size_t d = 0; d < ndisks; d++) {
+    json_object *disk = json_object_array_get_idx (disks, d);
+    string_vector names = { 0 };
+    int r = 0;
+    if (!json_object_is_type (disk, json_type_object))
+      r = h2k_seterr ("disk %zu: not an object", d);
+    else if (disk_files (disk, &names) == -1)
+      r = h2k_seterr_prefix ("disk %zu", d);
+    for (size_t k = 0; r == 0 && k < names.len; k++)
+      r = add_file (fv, vmdir, names.ptr[k]);
+    string_vector_reset (&names);
+    if (r == -1)
+      return -1;
+  }
+  return 0;
+}
+
+/* --skip-zero: the data files vs-ls found in layoutEx (chain_files of type
+ * diskExtent) wait for the second round, after the descriptors, which say
+ * whether a file is a flat extent whose CBT areas apply.  Moves them to
+ * the end of FV and returns how many files come before them. */
+static ssize_t
+defer_data_files (file_vector *fv, json_object *disks, size_t ndisks)
+{
+  file_vector later = { 0 };
+  size_t w = 0;
+  for (size_t i = 0; i < fv->len; i++) {
+    if (!is_disk_extent (disks, ndisks, fv->ptr[i].dspath))
+      fv->ptr[w++] = fv->ptr[i];
+    else if (file_vector_append (&later, fv->ptr[i]) == -1) {
+      /* Keep every file in FV so that it is freed. */
+      for (size_t k = i; k < fv->len; k++)
+        fv->ptr[w++] = fv->ptr[k];
+      fv->len = w + later.len;
+      memcpy (fv->ptr + w, later.ptr, later.len * sizeof *later.ptr);
+      file_vector_reset (&later);
+      return -1;
+    }
+  }
+  memcpy (fv->ptr + w, later.ptr, later.len * sizeof *later.ptr);
+  file_vector_reset (&later);
+  return w;
+}
+
+/* Which disk each file from FROM on belongs to, for checksums from an
+ * earlier pull: FILE_DISK (grown to FV's length) gets the disk or NULL. */
+static int
+files_to_disks (const file_vector *fv, size_t from, json_object *disks,
+                size_t ndisks, json_object ***file_disk)
+{
+  json_object **grown = realloc (*file_disk,
+                                 (fv->len ? fv->len : 1) * sizeof *grown);
+  if (grown == NULL)
+    return h2k_seterr ("out of memory");
+  *file_disk = grown;
+  for (size_t i = from; i < fv->len; i++) {
+    grown[i] = NULL;
+    for (size_t d = 0; d < ndisks; d++) {
+      json_object *disk = json_object_array_get_idx (disks, d);
+      if (record_sha256 (disk, fv->ptr[i].dspath))
+        grown[i] = disk;
+    }
+  }
+  return 0;
+}
+
+/* The extent files the descriptors among the first N files of FV name,
+ * added to FV. */
+static int
+add_descriptor_extents (file_vector *fv, size_t n, const char *vmdir)
+{
+  for (size_t i = 0; i < n; i++) {
+    if (descriptor_extents (&fv->ptr[i]) == -1)
+      return -1;
+    for (size_t k = 0; k < fv->ptr[i].extents.len; k++)
+      if (add_file (fv, vmdir, fv->ptr[i].extents.ptr[k]) == -1)
+        return -1;
+  }
+  return 0;
+}
+
+/* --skip-zero: the data file of a disk with CBT may be fetched in the
+ * areas the server says are in use.  PLANS gets one plan per file of FV
+ * (files before NCHAIN are descriptors and keep an empty plan). */
+static int
+plan_data_files (struct pull *p, json_object *rec, json_object *disks,
+                 size_t ndisks, const file_vector *fv, size_t nchain,
+                 struct zero_plan *plans)
+{
+  for (size_t d = 0; d < ndisks; d++) {
+    json_object *disk = json_object_array_get_idx (disks, d);
+    const char *file;
+    if (!h2k_json_get_string (disk, "file", &file))
+      continue;
+    ssize_t leaf = find_file ((file_vector *) fv, file);
+    if (leaf < 0 || fv->ptr[leaf].extents.len != 1)
+      continue;
+    ssize_t e = find_file ((file_vector *) fv, fv->ptr[leaf].extents.ptr[0]);
+    if (e < (ssize_t) nchain || plans[e].cbt || plans[e].why)
+      continue;
+    if (cbt_plan (p, rec, disk, fv->ptr[leaf].one_flat,
+                  fv->ptr[leaf].flat_bytes, &plans[e]) == -1)
+      return -1;
+  }
+  return 0;
+}
+
+/* Add F to ARR (the disk's "local_files") unless SEEN has it already. */
+static int
+add_local_once (json_object *arr, string_vector *seen, struct vm_file *f,
+                bool sha)
+{
+  for (size_t s = 0; s < seen->len; s++)
+    if (seen->ptr[s] == f->dspath)
+      return 0;
+  if (string_vector_append (seen, f->dspath) == -1)
+    return -1;
+  return add_local_file (arr, f, sha);
+}
+
+/* DISK again, with its local files: "local" (the leaf) and "local_files"
+ * (every file of its chain and the extents their descriptors name). */
+static int
+record_local_files (struct pull *p, json_object *disk, file_vector *fv)
+{
+  const char *file;
+  h2k_json_get_string (disk, "file", &file);
+  ssize_t leaf = find_file (fv, file);
+  if (h2k_json_set_string (disk, "local", fv->ptr[leaf].local) == -1)
+    return -1;
+  json_object *arr = json_object_new_array ();
+  if (arr == NULL || json_object_object_add (disk, "local_files", arr) != 0) {
+    json_object_put (arr);
+    return h2k_seterr ("out of memory");
+  }
+  string_vector mine = { 0 }, seen = { 0 };
+  int r = disk_files (disk, &mine);
+  for (size_t k = 0; r == 0 && k < mine.len; k++) {
+    struct vm_file *f = &fv->ptr[find_file (fv, mine.ptr[k])];
+    r = add_local_once (arr, &seen, f, p->sha256);
+    for (size_t x = 0; r == 0 && x < f->extents.len; x++)
+      r = add_local_once (arr, &seen, &fv->ptr[find_file (fv, f->extents.ptr[x])],
+                          p->sha256);
+  }
+  string_vector_reset (&mine);
+  string_vector_reset (&seen);
+  return r;
+}
+
+/* One VM record: its chain files first (descriptors and sparse files),
+ * then the extent files the descriptors name (with --skip-zero, in the
+ * areas CBT says are in use), then the record with the local paths. */
 static int
 pull_vm (struct pull *p, json_object *rec, const char *where)
 {
@@ -355,8 +512,6 @@ pull_vm (struct pull *p, json_object *rec, const char *where)
   size_t ndisks = disks ? json_object_array_length (disks) : 0;
   if (ndisks == 0)
     return 0;
-  if (mkdir (vmdir, 0755) == -1 && errno != EEXIST)
-    return h2k_seterr ("%s: %m", vmdir);
 
   file_vector fv = { 0 };
   json_object **file_disk = NULL;
@@ -364,172 +519,38 @@ pull_vm (struct pull *p, json_object *rec, const char *where)
   size_t nplans = 0;
   int ret = -1;
 
-  /* The files of every disk, base first. */
-  for (size_t d = 0; d < ndisks; d++) {
-    json_object *disk = json_object_array_get_idx (disks, d);
-    string_vector names = { 0 };
-    if (!json_object_is_type (disk, json_type_object)
-        || disk_files (disk, &names) == -1) {
-      string_vector_reset (&names);
-      h2k_seterr ("%s: VM %s: disk %zu: %s", where, name, d,
-                  json_object_is_type (disk, json_type_object)
-                  ? h2k_errmsg () : "not an object");
-      goto out;
-    }
-    for (size_t k = 0; k < names.len; k++)
-      if (add_file (&fv, vmdir, names.ptr[k]) == -1) {
-        string_vector_reset (&names);
-        goto out;
-      }
-    string_vector_reset (&names);
+  /* A bad record is the record's fault: say where it is. */
+  if (collect_files (disks, ndisks, vmdir, &fv) == -1) {
+    h2k_seterr_prefix ("%s: VM %s", where, name);
+    files_free (&fv);
+    return -1;
   }
-
-  /* --skip-zero: the data files vs-ls found in layoutEx (chain_files of
-   * type diskExtent) wait for the second round, after the descriptors,
-   * which say whether a file is a flat extent whose CBT areas apply. */
-  size_t nfirst = fv.len;
-  if (p->skip_zero) {
-    file_vector later = { 0 };
-    size_t w = 0;
-    for (size_t i = 0; i < fv.len; i++) {
-      if (is_disk_extent (disks, ndisks, fv.ptr[i].dspath)) {
-        if (file_vector_append (&later, fv.ptr[i]) == -1) {
-          /* Keep every file in FV so that it is freed. */
-          for (size_t k = i; k < fv.len; k++)
-            fv.ptr[w++] = fv.ptr[k];
-          fv.len = w + later.len;
-          memcpy (fv.ptr + w, later.ptr, later.len * sizeof *later.ptr);
-          file_vector_reset (&later);
-          goto out;
-        }
-      }
-      else
-        fv.ptr[w++] = fv.ptr[i];
-    }
-    nfirst = w;
-    memcpy (fv.ptr + w, later.ptr, later.len * sizeof *later.ptr);
-    file_vector_reset (&later);
-  }
-
-  /* Which disk each file belongs to, for checksums from an earlier pull. */
-  file_disk = calloc (fv.len, sizeof *file_disk);
-  if (file_disk == NULL) {
-    h2k_seterr ("out of memory");
+  if (mkdir (vmdir, 0755) == -1 && errno != EEXIST) {
+    h2k_seterr ("%s: %m", vmdir);
     goto out;
   }
-  for (size_t i = 0; i < fv.len; i++)
-    for (size_t d = 0; d < ndisks; d++) {
-      json_object *disk = json_object_array_get_idx (disks, d);
-      if (record_sha256 (disk, fv.ptr[i].dspath))
-        file_disk[i] = disk;
-    }
-
-  size_t nchain = nfirst;
-  if (pull_some_n (p, &fv, 0, nchain, dc, file_disk, NULL) == -1)
+  ssize_t nchain = p->skip_zero ? defer_data_files (&fv, disks, ndisks)
+    : (ssize_t) fv.len;
+  if (nchain == -1 || files_to_disks (&fv, 0, disks, ndisks, &file_disk) == -1
+      || pull_some_n (p, &fv, 0, nchain, dc, file_disk, NULL) == -1
+      || add_descriptor_extents (&fv, nchain, vmdir) == -1
+      || files_to_disks (&fv, nchain, disks, ndisks, &file_disk) == -1)
     goto out;
-
-  /* The extent files the descriptors name. */
-  for (size_t i = 0; i < nchain; i++) {
-    if (descriptor_extents (&fv.ptr[i]) == -1)
-      goto out;
-    for (size_t k = 0; k < fv.ptr[i].extents.len; k++)
-      if (add_file (&fv, vmdir, fv.ptr[i].extents.ptr[k]) == -1)
-        goto out;
-  }
-  json_object **grown = realloc (file_disk, (fv.len ? fv.len : 1) * sizeof *file_disk);
-  if (grown == NULL) {
-    h2k_seterr ("out of memory");
-    goto out;
-  }
-  file_disk = grown;
-  for (size_t i = nchain; i < fv.len; i++) {
-    file_disk[i] = NULL;
-    for (size_t d = 0; d < ndisks; d++) {
-      json_object *disk = json_object_array_get_idx (disks, d);
-      if (record_sha256 (disk, fv.ptr[i].dspath))
-        file_disk[i] = disk;
-    }
-  }
-  /* --skip-zero: the data file of a disk with CBT may be fetched in the
-   * areas the server says are in use. */
-  if (p->skip_zero && fv.len > nchain) {
-    plans = calloc (fv.len, sizeof *plans);
+  if (p->skip_zero && fv.len > (size_t) nchain) {
     nplans = fv.len;
+    plans = calloc (nplans, sizeof *plans);
     if (plans == NULL) {
       h2k_seterr ("out of memory");
       goto out;
     }
-    for (size_t d = 0; d < ndisks; d++) {
-      json_object *disk = json_object_array_get_idx (disks, d);
-      const char *file;
-      if (!h2k_json_get_string (disk, "file", &file))
-        continue;
-      ssize_t leaf = find_file (&fv, file);
-      if (leaf < 0 || fv.ptr[leaf].extents.len != 1)
-        continue;
-      ssize_t e = find_file (&fv, fv.ptr[leaf].extents.ptr[0]);
-      if (e < (ssize_t) nchain || plans[e].cbt || plans[e].why)
-        continue;
-      if (cbt_plan (p, rec, disk, fv.ptr[leaf].one_flat,
-                    fv.ptr[leaf].flat_bytes, &plans[e]) == -1)
-        goto out;
-    }
+    if (plan_data_files (p, rec, disks, ndisks, &fv, nchain, plans) == -1)
+      goto out;
   }
   if (pull_some_n (p, &fv, nchain, fv.len - nchain, dc, file_disk, plans) == -1)
     goto out;
-
-  /* The record again, with the local files. */
-  for (size_t d = 0; d < ndisks; d++) {
-    json_object *disk = json_object_array_get_idx (disks, d);
-    const char *file;
-    h2k_json_get_string (disk, "file", &file);
-    ssize_t leaf = find_file (&fv, file);
-    if (h2k_json_set_string (disk, "local", fv.ptr[leaf].local) == -1)
+  for (size_t d = 0; d < ndisks; d++)
+    if (record_local_files (p, json_object_array_get_idx (disks, d), &fv) == -1)
       goto out;
-    json_object *arr = json_object_new_array ();
-    if (arr == NULL || json_object_object_add (disk, "local_files", arr) != 0) {
-      json_object_put (arr);
-      h2k_seterr ("out of memory");
-      goto out;
-    }
-    /* This disk's files and the extents their descriptors name. */
-    string_vector mine = { 0 };
-    if (disk_files (disk, &mine) == -1) {
-      string_vector_reset (&mine);
-      goto out;
-    }
-    string_vector seen = { 0 };
-    for (size_t k = 0; k < mine.len; k++) {
-      ssize_t i = find_file (&fv, mine.ptr[k]);
-      bool dup = false;
-      for (size_t s = 0; s < seen.len; s++)
-        dup |= seen.ptr[s] == fv.ptr[i].dspath;
-      if (dup)
-        continue;
-      string_vector_append (&seen, fv.ptr[i].dspath);
-      if (add_local_file (arr, &fv.ptr[i], p->sha256) == -1) {
-        string_vector_reset (&mine);
-        string_vector_reset (&seen);
-        goto out;
-      }
-      for (size_t x = 0; x < fv.ptr[i].extents.len; x++) {
-        ssize_t e = find_file (&fv, fv.ptr[i].extents.ptr[x]);
-        bool edup = false;
-        for (size_t s = 0; s < seen.len; s++)
-          edup |= seen.ptr[s] == fv.ptr[e].dspath;
-        if (edup)
-          continue;
-        string_vector_append (&seen, fv.ptr[e].dspath);
-        if (add_local_file (arr, &fv.ptr[e], p->sha256) == -1) {
-          string_vector_reset (&mine);
-          string_vector_reset (&seen);
-          goto out;
-        }
-      }
-    }
-    string_vector_reset (&mine);
-    string_vector_reset (&seen);
-  }
   ret = 0;
  out:
   if (ret == -1)
