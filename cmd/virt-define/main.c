@@ -377,6 +377,84 @@ write_file (const char *dir, const char *name, const char *doc)
   current_out = NULL;
 }
 
+/* The domain XML of every source, in memory: a failure stops before
+ * anything is written. */
+static char **
+make_domains (source_list *sources, struct vd_map *map)
+{
+  char **docs = calloc (sources->len, sizeof *docs);
+  if (docs == NULL)
+    h2k_die ("out of memory");
+  for (size_t i = 0; i < sources->len; i++) {
+    struct vd_source *src = sources->ptr[i];
+    const char *name = map->name ? map->name : src->name ? src->name : "(no name)";
+    for (size_t k = 0; k < src->removables.len; k++)
+      h2k_warn ("%s: %s %s dropped: CD-ROMs and floppies are not carried over",
+                name, src->removables.ptr[k].type,
+                src->removables.ptr[k].label ? src->removables.ptr[k].label : "");
+    if (vd_map_disks (src, map) == -1)
+      h2k_die ("%s", h2k_errmsg ());
+    if ((docs[i] = vd_write_domain (src, map)) == NULL)
+      h2k_die ("%s", h2k_errmsg ());
+  }
+  if (check_shared_disks (sources, map) == -1)
+    h2k_die ("%s", h2k_errmsg ());
+  return docs;
+}
+
+/* --out-dir: DOCS[i] as OUT_DIR/NAME.xml, NAME the source's sanitized
+ * name; two VMs whose names sanitize alike never overwrite each other. */
+static void
+write_domains (const char *out_dir, source_list *sources,
+               const struct vd_map *map, char **docs)
+{
+  if (mkdir (out_dir, 0777) == -1 && errno != EEXIST)
+    h2k_die ("--out-dir: %s: %m", out_dir);
+  string_list used = { 0 };
+  for (size_t i = 0; i < sources->len; i++) {
+    const char *name = map->name ? map->name : sources->ptr[i]->name;
+    CLEANUP_FREE char *base = vd_sanitize_filename (name);
+    if (base == NULL)
+      h2k_die ("out of memory");
+    char *file = strdup (base);
+    for (unsigned n = 2; file; n++) {
+      bool clash = false;
+      for (size_t k = 0; k < used.len; k++)
+        clash |= strcmp (used.ptr[k], file) == 0;
+      if (!clash)
+        break;
+      free (file);
+      if (asprintf (&file, "%s-%u", base, n) == -1)
+        file = NULL;
+    }
+    if (file == NULL || string_list_append (&used, file) == -1)
+      h2k_die ("out of memory");
+    if (strcmp (file, base) != 0)
+      h2k_warn ("%s: written as %s.xml: another VM here has a name that "
+                "gives the same file name", name, file);
+    write_file (out_dir, file, docs[i]);
+  }
+  for (size_t k = 0; k < used.len; k++)
+    free (used.ptr[k]);
+  string_list_reset (&used);
+}
+
+/* What goes into the XML from the command line must be text XML can hold,
+ * like what comes from the sources. */
+static void
+check_map_text (const struct vd_map *map, const string_list *networks,
+                const string_list *bridges)
+{
+  if (!vd_xml_text_ok (map->cpu, false))
+    h2k_usage_error ("--cpu: not a CPU model name");
+  for (size_t i = 0; i < networks->len; i++)
+    if (!vd_xml_text_ok (networks->ptr[i], false))
+      h2k_usage_error ("--network: not a network name");
+  for (size_t i = 0; i < bridges->len; i++)
+    if (!vd_xml_text_ok (bridges->ptr[i], false))
+      h2k_usage_error ("--bridge: not a bridge name");
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -477,16 +555,7 @@ main (int argc, char *argv[])
   if (argc - optind > 1)
     h2k_usage_error ("one input at most (FILE.ovf, FILE.ova, FILE.vmx, or VM "
                  "records on stdin)");
-  /* What goes into the XML from the command line must be text XML can
-   * hold, like what comes from the sources. */
-  if (!vd_xml_text_ok (map.cpu, false))
-    h2k_usage_error ("--cpu: not a CPU model name");
-  for (size_t i = 0; i < networks.len; i++)
-    if (!vd_xml_text_ok (networks.ptr[i], false))
-      h2k_usage_error ("--network: not a network name");
-  for (size_t i = 0; i < bridges.len; i++)
-    if (!vd_xml_text_ok (bridges.ptr[i], false))
-      h2k_usage_error ("--bridge: not a bridge name");
+  check_map_text (&map, &networks, &bridges);
   map.disks = disks.ptr;
   map.ndisks = disks.len;
   map.networks = networks.ptr;
@@ -535,61 +604,12 @@ main (int argc, char *argv[])
 
   /* Write every domain into memory; nothing goes out until all are
    * complete. */
-  char **docs = calloc (sources.len, sizeof *docs);
-  if (docs == NULL)
-    h2k_die ("out of memory");
-  for (size_t i = 0; i < sources.len; i++) {
-    struct vd_source *src = sources.ptr[i];
-    const char *name = map.name ? map.name : src->name ? src->name : "(no name)";
-    for (size_t k = 0; k < src->removables.len; k++)
-      h2k_warn ("%s: %s %s dropped: CD-ROMs and floppies are not carried over",
-                name, src->removables.ptr[k].type,
-                src->removables.ptr[k].label ? src->removables.ptr[k].label : "");
-    if (vd_map_disks (src, &map) == -1)
-      h2k_die ("%s", h2k_errmsg ());
-    if ((docs[i] = vd_write_domain (src, &map)) == NULL)
-      h2k_die ("%s", h2k_errmsg ());
-  }
-
-  if (check_shared_disks (&sources, &map) == -1)
-    h2k_die ("%s", h2k_errmsg ());
-
+  char **docs = make_domains (&sources, &map);
   if (out_dir == NULL) {
     if (fputs (docs[0], stdout) == EOF)
       h2k_die ("<stdout>: %m");
-  } else {
-    if (mkdir (out_dir, 0777) == -1 && errno != EEXIST)
-      h2k_die ("--out-dir: %s: %m", out_dir);
-    string_list used = { 0 };
-    for (size_t i = 0; i < sources.len; i++) {
-      const char *name = map.name ? map.name : sources.ptr[i]->name;
-      CLEANUP_FREE char *base = vd_sanitize_filename (name);
-      if (base == NULL)
-        h2k_die ("out of memory");
-      /* Two VMs whose names sanitize alike must not overwrite each
-       * other. */
-      char *file = strdup (base);
-      for (unsigned n = 2; file; n++) {
-        bool clash = false;
-        for (size_t k = 0; k < used.len; k++)
-          clash |= strcmp (used.ptr[k], file) == 0;
-        if (!clash)
-          break;
-        free (file);
-        if (asprintf (&file, "%s-%u", base, n) == -1)
-          file = NULL;
-      }
-      if (file == NULL || string_list_append (&used, file) == -1)
-        h2k_die ("out of memory");
-      if (strcmp (file, base) != 0)
-        h2k_warn ("%s: written as %s.xml: another VM here has a name that "
-                  "gives the same file name", name, file);
-      write_file (out_dir, file, docs[i]);
-    }
-    for (size_t k = 0; k < used.len; k++)
-      free (used.ptr[k]);
-    string_list_reset (&used);
-  }
+  } else
+    write_domains (out_dir, &sources, &map, docs);
   for (size_t i = 0; i < sources.len; i++)
     free (docs[i]);
   free (docs);

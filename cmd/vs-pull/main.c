@@ -291,6 +291,108 @@ parse_secs (const char *opt, const char *arg)
   return v;
 }
 
+/* What was asked must make sense before anything is fetched: usage
+ * errors (exit 2) for the combinations that do not. */
+static void
+check_request (struct pull *p, char **srcs, size_t nsrc)
+{
+  if (p->output && p->dir)
+    h2k_die_status (2, "-o and --dir cannot be used together");
+  if (p->patch && (p->output || p->dir))
+    h2k_die_status (2, "--patch writes into TARGET: no -o or --dir with it");
+  if (nsrc == 0) {
+    if (isatty (STDIN_FILENO))
+      h2k_die_status (2, "no SOURCE given and no records on stdin");
+    if (p->ranges.len)
+      h2k_die_status (2, "--range needs a SOURCE");
+    if (p->output)
+      h2k_die_status (2, "records on stdin: use --dir (VM records) or --patch "
+                      "(extent records), not -o");
+    if (!p->dir && !p->patch)
+      h2k_die_status (2, "records on stdin need --dir DIR (VM records) or "
+                      "--patch TARGET (extent records)");
+  }
+  else {
+    if (p->patch && (nsrc != 1 || p->ranges.len == 0))
+      h2k_die_status (2, "--patch with a SOURCE needs exactly one SOURCE and --range");
+    if (p->ranges.len && nsrc != 1)
+      h2k_die_status (2, "--range takes exactly one SOURCE");
+    if (p->ranges.len && !p->output && !p->patch)
+      h2k_die_status (2, "--range: say where the bytes go: -o FILE, -o - or --patch TARGET");
+    if (p->dir && p->ranges.len)
+      h2k_die_status (2, "--range cannot be used with --dir");
+    if (!p->output && !p->dir && !p->patch)
+      h2k_die_status (2, "say where to write: -o FILE, -o - (stdout) or --dir DIR");
+    if (p->output && strcmp (p->output, "-") != 0 && nsrc > 1)
+      h2k_die_status (2, "-o FILE takes one SOURCE (use --dir for several)");
+  }
+  for (size_t i = 0; p->direct && i < nsrc; i++)
+    if (is_url (srcs[i]))
+      h2k_die_status (2, "--direct applies to datastore paths (\"[datastore] "
+                      "path\"), not to URLs");
+  if (p->patch && (p->sha256 || p->verify))
+    h2k_die_status (2, "--sha256 and --verify apply to whole files, not to --patch");
+  if (p->ranges.len && p->verify)
+    h2k_die_status (2, "--verify applies to whole files, not to --range");
+  if (p->verify && nsrc > 0 && !p->verify_file)
+    h2k_die_status (2, "--verify: give the checksum file (--verify=FILE)");
+  if (p->verify_file && manifest_load (&p->sums, p->verify_file) == -1)
+    h2k_die_status (2, "--verify: %s", h2k_errmsg ());
+  if (p->progress) {
+    if (*p->progress == '\0')
+      p->prog_tty = isatty (STDERR_FILENO);
+    else {
+      char *end;
+      long fd = strtol (p->progress, &end, 10);
+      if (*end || fd < 0 || fd > 65535)
+        h2k_die_status (2, "--progress: '%s' is not a file descriptor", p->progress);
+      p->prog_fd = (int) fd;
+    }
+  }
+}
+
+/* The transfer engine, wired to the session, and the signals that stop
+ * it cleanly. */
+static void
+start_engine (struct pull *p)
+{
+  /* Plain URLs get govc's TLS variables too. */
+  const char *ins = getenv ("GOVC_INSECURE");
+  p->url_insecure = ins && *ins && strcmp (ins, "0") != 0 && strcasecmp (ins, "false") != 0;
+  p->url_ca = getenv ("GOVC_TLS_CA_CERTS");
+
+  p->hopts.skip_zero = p->skip_zero;
+  p->hopts.setup = pull_setup_handle;
+  p->hopts.renew = pull_renew;
+  p->hopts.before = p->direct ? direct_before : NULL;
+  p->hopts.progress = (p->prog_tty || p->prog_fd >= 0) ? show_progress : NULL;
+  p->hopts.opaque = p;
+  p->http = h2k_http_new (&p->hopts);
+  if (p->http == NULL)
+    h2k_die ("%s", h2k_errmsg ());
+
+  running_engine = p->http;
+  signal (SIGPIPE, SIG_IGN);
+  signal (SIGINT, on_signal);
+  signal (SIGTERM, on_signal);
+  signal (SIGHUP, on_signal);
+}
+
+static void
+pull_free (struct pull *p)
+{
+  h2k_http_free (p->http);
+  conn_close (p);
+  h2k_connopts_free (&p->conn);
+  curl_slist_free_all (p->connect_to);
+  h2k_http_segs_reset (&p->ranges);
+  for (size_t i = 0; i < p->sums.len; i++) {
+    free (p->sums.ptr[i].name);
+    free (p->sums.ptr[i].sha256);
+  }
+  manifest_reset (&p->sums);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -359,83 +461,11 @@ main (int argc, char *argv[])
   size_t nsrc = argc - optind;
   char **srcs = argv + optind;
 
-  /* What was asked must make sense before anything is fetched. */
-  if (p.output && p.dir)
-    h2k_die_status (2, "-o and --dir cannot be used together");
-  if (p.patch && (p.output || p.dir))
-    h2k_die_status (2, "--patch writes into TARGET: no -o or --dir with it");
-  if (nsrc == 0) {
-    if (isatty (STDIN_FILENO))
-      h2k_die_status (2, "no SOURCE given and no records on stdin");
-    if (p.ranges.len)
-      h2k_die_status (2, "--range needs a SOURCE");
-    if (p.output)
-      h2k_die_status (2, "records on stdin: use --dir (VM records) or --patch "
-                      "(extent records), not -o");
-    if (!p.dir && !p.patch)
-      h2k_die_status (2, "records on stdin need --dir DIR (VM records) or "
-                      "--patch TARGET (extent records)");
-  }
-  else {
-    if (p.patch && (nsrc != 1 || p.ranges.len == 0))
-      h2k_die_status (2, "--patch with a SOURCE needs exactly one SOURCE and --range");
-    if (p.ranges.len && nsrc != 1)
-      h2k_die_status (2, "--range takes exactly one SOURCE");
-    if (p.ranges.len && !p.output && !p.patch)
-      h2k_die_status (2, "--range: say where the bytes go: -o FILE, -o - or --patch TARGET");
-    if (p.dir && p.ranges.len)
-      h2k_die_status (2, "--range cannot be used with --dir");
-    if (!p.output && !p.dir && !p.patch)
-      h2k_die_status (2, "say where to write: -o FILE, -o - (stdout) or --dir DIR");
-    if (p.output && strcmp (p.output, "-") != 0 && nsrc > 1)
-      h2k_die_status (2, "-o FILE takes one SOURCE (use --dir for several)");
-  }
-  for (size_t i = 0; p.direct && i < nsrc; i++)
-    if (is_url (srcs[i]))
-      h2k_die_status (2, "--direct applies to datastore paths (\"[datastore] "
-                      "path\"), not to URLs");
-  if (p.patch && (p.sha256 || p.verify))
-    h2k_die_status (2, "--sha256 and --verify apply to whole files, not to --patch");
-  if (p.ranges.len && p.verify)
-    h2k_die_status (2, "--verify applies to whole files, not to --range");
-  if (p.verify && nsrc > 0 && !p.verify_file)
-    h2k_die_status (2, "--verify: give the checksum file (--verify=FILE)");
-  if (p.verify_file && manifest_load (&p.sums, p.verify_file) == -1)
-    h2k_die_status (2, "--verify: %s", h2k_errmsg ());
-  if (p.progress) {
-    if (*p.progress == '\0')
-      p.prog_tty = isatty (STDERR_FILENO);
-    else {
-      char *end;
-      long fd = strtol (p.progress, &end, 10);
-      if (*end || fd < 0 || fd > 65535)
-        h2k_die_status (2, "--progress: '%s' is not a file descriptor", p.progress);
-      p.prog_fd = (int) fd;
-    }
-  }
+  check_request (&p, srcs, nsrc);
   if (p.dir && mkdir (p.dir, 0755) == -1 && errno != EEXIST)
     h2k_die ("%s: %m", p.dir);
 
-  /* Plain URLs get govc's TLS variables too. */
-  const char *ins = getenv ("GOVC_INSECURE");
-  p.url_insecure = ins && *ins && strcmp (ins, "0") != 0 && strcasecmp (ins, "false") != 0;
-  p.url_ca = getenv ("GOVC_TLS_CA_CERTS");
-
-  p.hopts.skip_zero = p.skip_zero;
-  p.hopts.setup = pull_setup_handle;
-  p.hopts.renew = pull_renew;
-  p.hopts.before = p.direct ? direct_before : NULL;
-  p.hopts.progress = (p.prog_tty || p.prog_fd >= 0) ? show_progress : NULL;
-  p.hopts.opaque = &p;
-  p.http = h2k_http_new (&p.hopts);
-  if (p.http == NULL)
-    h2k_die ("%s", h2k_errmsg ());
-
-  running_engine = p.http;
-  signal (SIGPIPE, SIG_IGN);
-  signal (SIGINT, on_signal);
-  signal (SIGTERM, on_signal);
-  signal (SIGHUP, on_signal);
+  start_engine (&p);
 
   int r = nsrc > 0 ? pull_sources (&p, srcs, nsrc) : pull_records (&p, stdin);
   if (r == -1) {
@@ -447,16 +477,7 @@ main (int argc, char *argv[])
     direct_report (&p);
   }
 
-  h2k_http_free (p.http);
-  conn_close (&p);
-  h2k_connopts_free (&p.conn);
-  curl_slist_free_all (p.connect_to);
-  h2k_http_segs_reset (&p.ranges);
-  for (size_t i = 0; i < p.sums.len; i++) {
-    free (p.sums.ptr[i].name);
-    free (p.sums.ptr[i].sha256);
-  }
-  manifest_reset (&p.sums);
+  pull_free (&p);
   if (h2k_close_stdout () == -1)
     r = -1;
   return r == 0 ? 0 : 1;

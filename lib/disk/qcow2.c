@@ -94,68 +94,53 @@ describe_features (const unsigned char *tbl, size_t tlen, uint64_t bits,
   }
 }
 
+/* The fields of a version 3 header: its length, the incompatible
+ * features, the compression type. */
 static int
-parse_header (struct h2k_bdev *bd, const unsigned char *h, size_t hlen)
+parse_v3_fields (struct h2k_bdev *bd, const unsigned char *h, size_t hlen,
+                 uint64_t *header_length_out, uint64_t *incompat_out)
 {
   struct qcow2 *q = bd->data;
+  if (hlen < QCOW2_V3_HEADER_LENGTH)
+    return h2k_seterr ("%s: qcow2 v3 header truncated (%zu bytes)", bd->path, hlen);
+  uint64_t header_length = qcow2_get_be32 (h + QCOW2_OFF_HEADER_LENGTH);
+  if (header_length < QCOW2_V3_HEADER_LENGTH || header_length > hlen
+      || header_length > q->cluster_size)
+    return h2k_seterr ("%s: invalid qcow2 header_length %" PRIu64, bd->path,
+                       header_length);
+  uint64_t incompat = qcow2_get_be64 (h + QCOW2_OFF_INCOMPATIBLE);
+  uint32_t refcount_order = qcow2_get_be32 (h + QCOW2_OFF_REFCOUNT_ORDER);
+  if (refcount_order > 6)
+    return h2k_seterr ("%s: invalid qcow2 refcount_order %" PRIu32, bd->path,
+                       refcount_order);
+  if (header_length > QCOW2_OFF_COMPRESSION_TYPE)
+    q->compression = h[QCOW2_OFF_COMPRESSION_TYPE];
+  else if (incompat & QCOW2_INCOMPAT_COMPRESSION)
+    return h2k_seterr ("%s: qcow2 compression-type feature bit set, but the header (%" PRIu64 " bytes) has no compression type",
+                       bd->path, header_length);
+  if (!(incompat & QCOW2_INCOMPAT_COMPRESSION)
+      && q->compression != QCOW2_COMPRESSION_ZLIB)
+    return h2k_seterr ("%s: qcow2 compression type %u without the compression-type feature bit",
+                       bd->path, q->compression);
+  if (q->compression != QCOW2_COMPRESSION_ZLIB
+      && q->compression != QCOW2_COMPRESSION_ZSTD)
+    return h2k_seterr ("%s: unknown qcow2 compression type %u", bd->path,
+                       q->compression);
+  *header_length_out = header_length;
+  *incompat_out = incompat;
+  return 0;
+}
 
-  if (hlen < QCOW2_V2_HEADER_LENGTH)
-    return h2k_seterr ("%s: qcow2 header truncated (%zu bytes)", bd->path, hlen);
-  if (qcow2_get_be32 (h + QCOW2_OFF_MAGIC) != QCOW2_MAGIC)
-    return h2k_seterr ("%s: not a qcow2 image (no \"QFI\\xfb\" magic)", bd->path);
-  q->version = qcow2_get_be32 (h + QCOW2_OFF_VERSION);
-  if (q->version != 2 && q->version != 3)
-    return h2k_seterr ("%s: unsupported qcow2 version %u", bd->path, q->version);
-  q->cluster_bits = qcow2_get_be32 (h + QCOW2_OFF_CLUSTER_BITS);
-  if (q->cluster_bits < QCOW2_MIN_CLUSTER_BITS
-      || q->cluster_bits > QCOW2_MAX_CLUSTER_BITS)
-    return h2k_seterr ("%s: invalid qcow2 cluster_bits %u (must be %d to %d)",
-                       bd->path, q->cluster_bits, QCOW2_MIN_CLUSTER_BITS,
-                       QCOW2_MAX_CLUSTER_BITS);
-  q->cluster_size = 1ULL << q->cluster_bits;
-  q->l2_bits = q->cluster_bits - 3;
-
-  uint64_t header_length = QCOW2_V2_HEADER_LENGTH;
-  uint64_t incompat = 0;
-  q->compression = QCOW2_COMPRESSION_ZLIB;
-  if (q->version == 3) {
-    if (hlen < QCOW2_V3_HEADER_LENGTH)
-      return h2k_seterr ("%s: qcow2 v3 header truncated (%zu bytes)", bd->path, hlen);
-    header_length = qcow2_get_be32 (h + QCOW2_OFF_HEADER_LENGTH);
-    if (header_length < QCOW2_V3_HEADER_LENGTH || header_length > hlen
-        || header_length > q->cluster_size)
-      return h2k_seterr ("%s: invalid qcow2 header_length %" PRIu64, bd->path,
-                         header_length);
-    incompat = qcow2_get_be64 (h + QCOW2_OFF_INCOMPATIBLE);
-    uint32_t refcount_order = qcow2_get_be32 (h + QCOW2_OFF_REFCOUNT_ORDER);
-    if (refcount_order > 6)
-      return h2k_seterr ("%s: invalid qcow2 refcount_order %" PRIu32, bd->path,
-                         refcount_order);
-    if (header_length > QCOW2_OFF_COMPRESSION_TYPE)
-      q->compression = h[QCOW2_OFF_COMPRESSION_TYPE];
-    else if (incompat & QCOW2_INCOMPAT_COMPRESSION)
-      return h2k_seterr ("%s: qcow2 compression-type feature bit set, but the header (%" PRIu64 " bytes) has no compression type",
-                         bd->path, header_length);
-    if (!(incompat & QCOW2_INCOMPAT_COMPRESSION)
-        && q->compression != QCOW2_COMPRESSION_ZLIB)
-      return h2k_seterr ("%s: qcow2 compression type %u without the compression-type feature bit",
-                         bd->path, q->compression);
-    if (q->compression != QCOW2_COMPRESSION_ZLIB
-        && q->compression != QCOW2_COMPRESSION_ZSTD)
-      return h2k_seterr ("%s: unknown qcow2 compression type %u", bd->path,
-                         q->compression);
-  }
-
-  uint32_t crypt = qcow2_get_be32 (h + QCOW2_OFF_CRYPT_METHOD);
-  if (crypt != QCOW2_CRYPT_NONE)
-    return h2k_seterr ("%s: encrypted qcow2 images (%s) are not supported; decrypt it first with qemu-img convert",
-                       bd->path, crypt == QCOW2_CRYPT_AES ? "AES"
-                       : crypt == QCOW2_CRYPT_LUKS ? "LUKS" : "unknown method");
-
-  /* Header extensions run from the end of the header to the backing file
-   * name (or the end of cluster 0). */
+/* The header extensions, from the end of the header to the backing file
+ * name (or the end of cluster 0): the backing format, and the feature
+ * table that names unknown features in messages. */
+static int
+read_extensions (struct h2k_bdev *bd, const unsigned char *h, size_t hlen,
+                 uint64_t header_length, const unsigned char **feature_table_out,
+                 size_t *feature_len_out)
+{
+  struct qcow2 *q = bd->data;
   uint64_t backing_off = qcow2_get_be64 (h + QCOW2_OFF_BACKING_FILE_OFFSET);
-  uint32_t backing_len = qcow2_get_be32 (h + QCOW2_OFF_BACKING_FILE_SIZE);
   uint64_t ext_end = hlen;
   if (backing_off && backing_off > header_length && backing_off < ext_end)
     ext_end = backing_off;
@@ -182,7 +167,17 @@ parse_header (struct h2k_bdev *bd, const unsigned char *h, size_t hlen)
     }
     p += 8 + ((uint64_t) len + 7) / 8 * 8;
   }
+  *feature_table_out = feature_table;
+  *feature_len_out = feature_len;
+  return 0;
+}
 
+/* Refuse what cannot be read; switch to extended L2 entries. */
+static int
+check_features (struct h2k_bdev *bd, uint64_t incompat,
+                const unsigned char *feature_table, size_t feature_len)
+{
+  struct qcow2 *q = bd->data;
   const uint64_t known = QCOW2_INCOMPAT_DIRTY | QCOW2_INCOMPAT_CORRUPT
     | QCOW2_INCOMPAT_DATA_FILE | QCOW2_INCOMPAT_COMPRESSION
     | QCOW2_INCOMPAT_EXTL2;
@@ -211,8 +206,14 @@ parse_header (struct h2k_bdev *bd, const unsigned char *h, size_t hlen)
   }
   /* The dirty bit only says the refcounts may be stale: reading does not
    * use them. */
+  return 0;
+}
 
-  /* Size and L1 table. */
+/* The disk size and the L1 table, loaded and checked. */
+static int
+load_l1 (struct h2k_bdev *bd, const unsigned char *h)
+{
+  struct qcow2 *q = bd->data;
   bd->size = qcow2_get_be64 (h + QCOW2_OFF_SIZE);
   unsigned shift = q->cluster_bits + q->l2_bits;
   uint64_t need = (bd->size >> shift) + ((bd->size & ((1ULL << shift) - 1)) != 0);
@@ -257,8 +258,15 @@ parse_header (struct h2k_bdev *bd, const unsigned char *h, size_t hlen)
                            bd->path, i, l2off, q->filesize);
     }
   }
+  return 0;
+}
 
-  /* Backing file: its name sits in cluster 0. */
+/* The backing file: its name sits in cluster 0. */
+static int
+read_backing_name (struct h2k_bdev *bd, const unsigned char *h, size_t hlen)
+{
+  uint64_t backing_off = qcow2_get_be64 (h + QCOW2_OFF_BACKING_FILE_OFFSET);
+  uint32_t backing_len = qcow2_get_be32 (h + QCOW2_OFF_BACKING_FILE_SIZE);
   if (backing_off) {
     if (backing_len == 0 || backing_len > QCOW2_MAX_BACKING_NAME
         || backing_off > hlen || hlen - backing_off < backing_len)
@@ -276,6 +284,50 @@ parse_header (struct h2k_bdev *bd, const unsigned char *h, size_t hlen)
     if (bd->parent_path == NULL)
       return -1;
   }
+  return 0;
+}
+
+static int
+parse_header (struct h2k_bdev *bd, const unsigned char *h, size_t hlen)
+{
+  struct qcow2 *q = bd->data;
+
+  if (hlen < QCOW2_V2_HEADER_LENGTH)
+    return h2k_seterr ("%s: qcow2 header truncated (%zu bytes)", bd->path, hlen);
+  if (qcow2_get_be32 (h + QCOW2_OFF_MAGIC) != QCOW2_MAGIC)
+    return h2k_seterr ("%s: not a qcow2 image (no \"QFI\\xfb\" magic)", bd->path);
+  q->version = qcow2_get_be32 (h + QCOW2_OFF_VERSION);
+  if (q->version != 2 && q->version != 3)
+    return h2k_seterr ("%s: unsupported qcow2 version %u", bd->path, q->version);
+  q->cluster_bits = qcow2_get_be32 (h + QCOW2_OFF_CLUSTER_BITS);
+  if (q->cluster_bits < QCOW2_MIN_CLUSTER_BITS
+      || q->cluster_bits > QCOW2_MAX_CLUSTER_BITS)
+    return h2k_seterr ("%s: invalid qcow2 cluster_bits %u (must be %d to %d)",
+                       bd->path, q->cluster_bits, QCOW2_MIN_CLUSTER_BITS,
+                       QCOW2_MAX_CLUSTER_BITS);
+  q->cluster_size = 1ULL << q->cluster_bits;
+  q->l2_bits = q->cluster_bits - 3;
+
+  uint64_t header_length = QCOW2_V2_HEADER_LENGTH, incompat = 0;
+  q->compression = QCOW2_COMPRESSION_ZLIB;
+  if (q->version == 3
+      && parse_v3_fields (bd, h, hlen, &header_length, &incompat) == -1)
+    return -1;
+
+  uint32_t crypt = qcow2_get_be32 (h + QCOW2_OFF_CRYPT_METHOD);
+  if (crypt != QCOW2_CRYPT_NONE)
+    return h2k_seterr ("%s: encrypted qcow2 images (%s) are not supported; decrypt it first with qemu-img convert",
+                       bd->path, crypt == QCOW2_CRYPT_AES ? "AES"
+                       : crypt == QCOW2_CRYPT_LUKS ? "LUKS" : "unknown method");
+
+  const unsigned char *feature_table = NULL;
+  size_t feature_len = 0;
+  if (read_extensions (bd, h, hlen, header_length, &feature_table,
+                       &feature_len) == -1
+      || check_features (bd, incompat, feature_table, feature_len) == -1
+      || load_l1 (bd, h) == -1
+      || read_backing_name (bd, h, hlen) == -1)
+    return -1;
   return 0;
 }
 
