@@ -341,7 +341,9 @@ func queryChangedDiskAreas(w http.ResponseWriter, req *request) {
 		rec, ok := cbt.records[recordKey(vm.Self.Value, disk.Key, req.ChangeId)]
 		cbt.mu.Unlock()
 		if !ok {
-			writeFault(w, "InvalidArgument", "A specified parameter was not correct: changeId", "<invalidProperty>changeId</invalidProperty>")
+			// A real host answers a changeId it has no record of (from
+			// another disk, or from before a CBT reset) with FileFault.
+			writeFault(w, "FileFault", "Error caused by file "+name.String()+": unknown changeId", "<file>"+xmlText(name.String())+"</file>")
 			return
 		}
 		base = rec
