@@ -22,6 +22,8 @@ enum {
   ENABLE_OPTION,
   LIST_STALE_OPTION,
   CLEANUP_OPTION,
+  POWER_OFF_OPTION,
+  TIMEOUT_OPTION,
   VM_OPTION,
   SINCE_OPTION,
   DISK_OPTION,
@@ -36,6 +38,8 @@ static const struct option long_options[] = {
   { "enable",                   no_argument,       NULL, ENABLE_OPTION },
   { "list-stale",               no_argument,       NULL, LIST_STALE_OPTION },
   { "cleanup",                  no_argument,       NULL, CLEANUP_OPTION },
+  { "power-off",                no_argument,       NULL, POWER_OFF_OPTION },
+  { "timeout",                  required_argument, NULL, TIMEOUT_OPTION },
   { "vm",                       required_argument, NULL, VM_OPTION },
   { "since",                    required_argument, NULL, SINCE_OPTION },
   { "disk",                     required_argument, NULL, DISK_OPTION },
@@ -57,6 +61,7 @@ usage (FILE *fp)
            "       vs-cbt --vm NAME --enable\n"
            "       vs-cbt --list-stale [--vm GLOB]\n"
            "       vs-cbt --cleanup [--vm GLOB]\n"
+           "       vs-cbt --vm NAME --power-off [--timeout SECONDS]\n"
            "Changed Block Tracking for warm migration, without VDDK: one sync\n"
            "cycle is --snapshot (extent records of what changed, on stdout),\n"
            "vs-pull --patch (copy them), --release (drop the snapshot).\n"
@@ -70,6 +75,8 @@ usage (FILE *fp)
            "  --enable               turn Changed Block Tracking on\n"
            "  --list-stale           list h2k's snapshots that were never released\n"
            "  --cleanup              remove them\n"
+           "  --power-off            shut the guest down (ShutdownGuest with VMware\n"
+           "                         Tools, else power it off), for the cut-over\n"
            "\n"
            "Options:\n"
            "  --vm NAME              the VM (a glob with --list-stale and --cleanup)\n"
@@ -80,6 +87,7 @@ usage (FILE *fp)
            "                         VMware Tools run)\n"
            "  --allow-existing-snapshots\n"
            "                         snapshot a VM that has snapshots h2k did not take\n"
+           "  --timeout SECONDS      how long --power-off waits for the guest (600)\n"
            "  -p, --progress[=FD]    task progress: a bar, or N/100 lines on FD\n"
            "  -v, --verbose          say what is done on stderr\n"
            "\n");
@@ -97,7 +105,7 @@ int
 main (int argc, char *argv[])
 {
   struct h2k_conn_opts conn;
-  struct cbt_opts o = { .disk = -1 };
+  struct cbt_opts o = { .disk = -1, .timeout = 600 };
   int mode = 0, nmodes = 0, c;
 
   h2k_set_program (argv[0]);
@@ -112,7 +120,7 @@ main (int argc, char *argv[])
     }
     switch (c) {
     case SNAPSHOT_OPTION: case RELEASE_OPTION: case ENABLE_OPTION:
-    case LIST_STALE_OPTION: case CLEANUP_OPTION:
+    case LIST_STALE_OPTION: case CLEANUP_OPTION: case POWER_OFF_OPTION:
       if (mode != c)
         nmodes++;
       mode = c;
@@ -121,6 +129,9 @@ main (int argc, char *argv[])
     case SINCE_OPTION: o.since = optarg; break;
     case DISK_OPTION:
       o.disk = (int64_t) h2k_option_uint ("--disk", optarg, 0, INT32_MAX);
+      break;
+    case TIMEOUT_OPTION:
+      o.timeout = (unsigned) h2k_option_uint ("--timeout", optarg, 1, 86400);
       break;
     case NO_QUIESCE_OPTION: o.no_quiesce = true; break;
     case ALLOW_EXISTING_OPTION: o.allow_existing = true; break;
@@ -135,8 +146,9 @@ main (int argc, char *argv[])
                      argv[optind]);
   if (nmodes != 1)
     h2k_usage_error ("say what to do: one of --snapshot, --release, --enable, "
-                     "--list-stale, --cleanup");
-  if (!o.vm && (mode == SNAPSHOT_OPTION || mode == ENABLE_OPTION))
+                     "--list-stale, --cleanup, --power-off");
+  if (!o.vm && (mode == SNAPSHOT_OPTION || mode == ENABLE_OPTION
+                || mode == POWER_OFF_OPTION))
     h2k_usage_error ("--vm NAME: which VM?");
   if (mode != SNAPSHOT_OPTION && (o.since || o.no_quiesce || o.allow_existing))
     h2k_usage_error ("--since, --no-quiesce and --allow-existing-snapshots "
@@ -163,6 +175,7 @@ main (int argc, char *argv[])
   case RELEASE_OPTION: r = cbt_release (vs, &o, stdin); break;
   case ENABLE_OPTION: r = cbt_enable (vs, &o); break;
   case LIST_STALE_OPTION: r = cbt_stale (vs, &o, false); break;
+  case POWER_OFF_OPTION: r = cbt_power_off (vs, &o); break;
   default: r = cbt_stale (vs, &o, true); break;
   }
   if (r == -1) {

@@ -29,6 +29,7 @@ struct cbt_opts {
   bool allow_existing;          /* --allow-existing-snapshots */
   bool verbose;
   const char *progress;         /* --progress[=FD], or NULL */
+  unsigned timeout;             /* --timeout: seconds for --power-off */
 };
 
 /* A VM with what a cycle needs to know about it. */
@@ -64,6 +65,9 @@ int cbt_snapshot (struct h2k_vs *vs, const struct cbt_opts *o);
 int cbt_release (struct h2k_vs *vs, const struct cbt_opts *o, FILE *in);
 int cbt_enable (struct h2k_vs *vs, const struct cbt_opts *o);
 int cbt_stale (struct h2k_vs *vs, const struct cbt_opts *o, bool cleanup);
+
+/* power.c */
+int cbt_power_off (struct h2k_vs *vs, const struct cbt_opts *o);
 
 /* Progress for a task: NULL when --progress was not given. */
 struct h2k_progress *task_progress (const struct cbt_opts *o,
