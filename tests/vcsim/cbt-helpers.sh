@@ -49,8 +49,8 @@ guest_write ()
 {
   local f
   f=$(cbt_flat "$1" "$2")
-  head -c "$4" /dev/urandom | dd of="$f" bs=1 seek="$3" conv=notrunc status=none 2>/dev/null \
-    || head -c "$4" /dev/urandom | dd of="$f" oflag=seek_bytes seek="$3" conv=notrunc status=none
+  head -c "$4" /dev/urandom \
+    | dd of="$f" bs=64K iflag=fullblock oflag=seek_bytes seek="$3" conv=notrunc status=none
 }
 
 cbt_ctl ()
