@@ -7,7 +7,7 @@
 #   cbt_flat VM N               the local path of that flat file
 #   guest_write VM N OFFSET LEN random bytes into it (a "guest write";
 #                               only while no snapshot is open)
-#   cbt_ctl OP=VM...            POST /h2k/control (fail-create=VM, ...)
+#   cbt_ctl OP=VM...            POST /h2k/control (fail-create=VM, ...), in order
 #   folder_bytes                bytes served by /folder GETs so far
 #   snapshots VM                the VM's snapshot names, one a line (vs-ls)
 #   cbt_soap BODY               a SOAP call with a logged-in cookie jar
@@ -55,9 +55,11 @@ guest_write ()
 
 cbt_ctl ()
 {
-  local q="" a
-  for a in "$@"; do q="$q${q:+&}$a"; done
-  curl -sfk -X POST "https://$VCSIM_HOSTPORT/h2k/control?$q" >/dev/null
+  # One request per operation: they take effect in the order given.
+  local a
+  for a in "$@"; do
+    curl -sfk -X POST "https://$VCSIM_HOSTPORT/h2k/control?$a" >/dev/null
+  done
 }
 
 folder_bytes ()

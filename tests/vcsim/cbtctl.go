@@ -19,7 +19,8 @@ package main
 // fail-create, fail-remove, fail-query, hold-create (the answer to the
 // next CreateSnapshot_Task is held until "release-hold" or two minutes),
 // release-hold, clear (every switch of VM off), reset-cbt (new changeId
-// UUIDs on VM's disks, as a real host does when tracking is reset).
+// UUIDs on VM's disks, as a real host does when tracking is reset),
+// independent / persistent (the diskMode of VM's first disk).
 // GET /h2k/folder-bytes gives {"bytes":N,"gets":N}: body bytes served by
 // GET on /folder (ranged or not) since the start.
 
@@ -241,6 +242,23 @@ func serveControl(w http.ResponseWriter, r *http.Request) bool {
 				ctl.failRemove.del(name)
 				ctl.failQuery.del(name)
 				ctl.holdCreate.del(name)
+			case "independent", "persistent":
+				vm := vmByName(name)
+				if vm == nil {
+					http.Error(w, "no VM "+name, http.StatusNotFound)
+					return true
+				}
+				mode := "persistent"
+				if op == "independent" {
+					mode = "independent_persistent"
+				}
+				simulator.Map.WithLock(vm, func() {
+					if d := disks(vm.Config.Hardware.Device); len(d) > 0 {
+						if f, ok := backingField(d[0], "DiskMode"); ok {
+							f.SetString(mode)
+						}
+					}
+				})
 			case "reset-cbt":
 				vm := vmByName(name)
 				if vm == nil {
