@@ -11,6 +11,9 @@
 #   folder_bytes                bytes served by /folder GETs so far
 #   snapshots VM                the VM's snapshot names, one a line (vs-ls)
 #   cbt_soap BODY               a SOAP call with a logged-in cookie jar
+#   wait_until SECS CMD...      poll CMD until it succeeds (fails after SECS)
+#   has_snapshots VM N          the VM has exactly N snapshots
+#   fetched_more_than N         /folder served more than N bytes
 
 cbt_start ()
 {
@@ -84,3 +87,21 @@ cbt_soap ()
     | curl -sk -b "$jar" -c "$jar" "$VCSIM_URL" -H 'Content-Type: text/xml; charset=utf-8' \
         -H 'SOAPAction: "urn:vim25/6.5"' --data-binary @-
 }
+
+# wait_until SECONDS CMD...: poll CMD every 0.1 s until it succeeds; fail
+# after SECONDS (generous: the machine may be loaded).
+wait_until ()
+{
+  local limit=$(( $1 * 10 )) i; shift
+  for (( i = 0; i < limit; i++ )); do
+    if "$@"; then return 0; fi
+    sleep 0.1
+  done
+  return 1
+}
+
+# has_snapshots VM N: the VM has exactly N snapshots.
+has_snapshots () { [ "$(snapshots "$1" | wc -l)" -eq "$2" ]; }
+
+# fetched_more_than N: /folder has served more than N bytes.
+fetched_more_than () { [ "$(folder_bytes)" -gt "$1" ]; }

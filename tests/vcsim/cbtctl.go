@@ -20,7 +20,9 @@ package main
 // next CreateSnapshot_Task is held until "release-hold" or two minutes),
 // release-hold, clear (every switch of VM off), reset-cbt (new changeId
 // UUIDs on VM's disks, as a real host does when tracking is reset),
-// independent / persistent (the diskMode of VM's first disk).
+// independent / persistent (the diskMode of VM's first disk),
+// slow-folder=BYTES (serve /folder GETs at that many bytes a second, 0 for
+// full speed, so that a test can kill a client half-way through).
 // GET /h2k/folder-bytes gives {"bytes":N,"gets":N}: body bytes served by
 // GET on /folder (ranged or not) since the start.
 
@@ -107,6 +109,7 @@ type control struct {
 	hold                                          chan struct{}
 	holdMu                                        sync.Mutex
 	folderBytes, folderGets                       int64
+	folderRate                                    int64 // bytes per second, 0: no limit
 }
 
 var ctl = &control{
@@ -242,6 +245,13 @@ func serveControl(w http.ResponseWriter, r *http.Request) bool {
 				ctl.failRemove.del(name)
 				ctl.failQuery.del(name)
 				ctl.holdCreate.del(name)
+			case "slow-folder":
+				n, err := strconv.ParseInt(name, 10, 64)
+				if err != nil || n < 0 {
+					http.Error(w, "slow-folder wants bytes per second", http.StatusBadRequest)
+					return true
+				}
+				atomic.StoreInt64(&ctl.folderRate, n)
 			case "independent", "persistent":
 				vm := vmByName(name)
 				if vm == nil {
@@ -282,6 +292,25 @@ type countingWriter struct {
 }
 
 func (c countingWriter) Write(b []byte) (int, error) {
+	if rate := atomic.LoadInt64(&ctl.folderRate); rate > 0 {
+		// Throttled: 16 KiB at a time, each after its share of a second.
+		total := 0
+		for len(b) > 0 {
+			m := len(b)
+			if m > 16384 {
+				m = 16384
+			}
+			time.Sleep(time.Duration(int64(m) * int64(time.Second) / rate))
+			n, err := c.ResponseWriter.Write(b[:m])
+			atomic.AddInt64(&ctl.folderBytes, int64(n))
+			total += n
+			if err != nil {
+				return total, err
+			}
+			b = b[m:]
+		}
+		return total, nil
+	}
 	n, err := c.ResponseWriter.Write(b)
 	atomic.AddInt64(&ctl.folderBytes, int64(n))
 	return n, err
