@@ -28,7 +28,7 @@ endif
 PKG_CFLAGS = $(eval PKG_CFLAGS := $$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null))$(PKG_CFLAGS)
 PKG_LIBS   = $(eval PKG_LIBS := $$(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null))$(PKG_LIBS)
 
-ALL_CFLAGS = $(CFLAGS) -D_GNU_SOURCE -DH2K_VERSION='"$(VERSION)"' -Ilib $(PKG_CFLAGS)
+ALL_CFLAGS = $(CFLAGS) -D_GNU_SOURCE -Ilib -I$(OBJ)/gen $(PKG_CFLAGS)
 ifeq ($(WERROR),1)
 ALL_CFLAGS += -Werror
 endif
@@ -44,6 +44,21 @@ else
 OBJ = build/std
 BIN = bin
 endif
+
+# The version, from one place: build-aux/version-gen (the VERSION file of a
+# release tarball, or `git describe` in a checkout).  Evaluated on first
+# use, so that "make deps" works anywhere.  It reaches the C code through a
+# generated header, rewritten only when the version changes, so that only
+# the files that include util/version.h are rebuilt after a commit (its
+# rule is beside install, below).
+VERSION = $(eval VERSION := $$(shell build-aux/version-gen))$(VERSION)
+VERSION_H = $(OBJ)/gen/util/h2k-version.h
+
+
+# Flags a distribution adds to ours (debian/rules passes dpkg-buildflags'
+# hardening and debug-path flags here) rather than replacing them.
+ALL_CFLAGS += $(DISTRO_CPPFLAGS) $(DISTRO_CFLAGS)
+LDFLAGS += $(DISTRO_LDFLAGS)
 
 LIBS = $(OBJ)/libh2k.a $(PKG_LIBS) -lpthread -lm
 
@@ -185,3 +200,18 @@ uninstall:
 
 clean:
 	rm -rf build bin lib/libh2k.a tests/vcsim/h2k-vcsim
+
+# The version (see the version section at the top) and its header.
+.PHONY: FORCE version
+version:
+	@echo $(VERSION)
+
+$(VERSION_H): FORCE
+	@test -n '$(VERSION)' || { echo 'no version: see build-aux/version-gen' >&2; exit 1; }
+	@mkdir -p $(dir $@); v='#define H2K_VERSION "$(VERSION)"'; \
+	[ "$$(cat $@ 2>/dev/null)" = "$$v" ] || echo "$$v" > $@
+
+# Every object waits for the version header: on a first build there are no
+# .d files yet to say which objects include it.
+ALL_OBJS := $(LIB_OBJS) $(patsubst %.c,$(OBJ)/%.o,$(wildcard cmd/*/*.c tests/unit/test-*.c tests/tools/*/*.c))
+$(ALL_OBJS): | $(VERSION_H)

@@ -1,7 +1,8 @@
 # h2k build configuration.  Override on the command line:
 #   make PREFIX=/usr DESTDIR=/tmp/stage install
 
-VERSION = 0.1.0
+# The version is not set here: build-aux/version-gen prints it (git describe,
+# or the VERSION file of a release tarball); `make version` shows it.
 PREFIX  = /usr/local
 BINDIR  = $(PREFIX)/bin
 MANDIR  = $(PREFIX)/share/man
