@@ -7,6 +7,10 @@ PREFIX  = /usr/local
 BINDIR  = $(PREFIX)/bin
 MANDIR  = $(PREFIX)/share/man
 COMPLETIONDIR = $(PREFIX)/share/bash-completion/completions
+DATADIR = $(PREFIX)/share/h2k
+DOCDIR  = $(PREFIX)/share/doc/h2k
+# Debian 12 keeps units in /lib/systemd/system (debian/rules says so).
+SYSTEMDUNITDIR = $(PREFIX)/lib/systemd/system
 
 CC      = gcc
 PKG_CONFIG = pkg-config
