@@ -80,6 +80,7 @@ func main() {
 	noTickets := flag.Bool("no-tickets", false, "answer AcquireGenericServiceTicket with a NotSupported fault")
 	ticketThumbprint := flag.String("ticket-thumbprint", "", "sslThumbprint to put in service tickets instead of the certificate's own SHA-1 (\"none\": leave it out)")
 	garbage := flag.String("garbage", "", "answer every /sdk request with this instead of SOAP: \"html\" or \"junk\"")
+	registerControlFlags()
 	flag.Parse()
 
 	if flag.NArg() != 0 {
