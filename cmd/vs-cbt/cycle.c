@@ -385,6 +385,10 @@ cbt_snapshot (struct h2k_vs *vs, const struct cbt_opts *o)
 {
   struct cycle c = { .vs = vs, .o = o };
   since_vector since = { 0 };
+  /* Declared here, not where they are set: the gotos below jump over
+   * those points, and the cleanup must not free garbage. */
+  CLEANUP_FREE char *desc = NULL;
+  CLEANUP_FREE char *task = NULL;
   char *buf = NULL;
   size_t buflen = 0;
   FILE *out = NULL;
@@ -426,7 +430,6 @@ cbt_snapshot (struct h2k_vs *vs, const struct cbt_opts *o)
   }
   char host[256] = "";
   gethostname (host, sizeof host - 1);
-  CLEANUP_FREE char *desc = NULL;
   if (asprintf (&desc, CBT_SNAP_DESC " Taken by vs-cbt on %s (pid %ld) for a "
                 "warm-migration cycle; it is removed by 'vs-cbt --release', "
                 "and found by 'vs-cbt --list-stale' if that never ran.",
@@ -439,8 +442,8 @@ cbt_snapshot (struct h2k_vs *vs, const struct cbt_opts *o)
     && strcmp (c.vm.tools, "guestToolsRunning") == 0;
 
   catch_signals ();
-  CLEANUP_FREE char *task = h2k_vs_create_snapshot (vs, c.vm.moref, c.snap_name,
-                                                    desc, false, quiesce);
+  task = h2k_vs_create_snapshot (vs, c.vm.moref, c.snap_name, desc, false,
+                                 quiesce);
   if (!task) {
     h2k_seterr_prefix ("VM %s: CreateSnapshot_Task", c.vm.name);
     undo (&c);
