@@ -65,6 +65,13 @@ TOOL_BINS := $(TOOL_DIRS:%=$(BIN)/tests/%)
 .PHONY: all check check-layout check-valgrind demo check-programs deps install uninstall clean vcsim
 all: $(PROG_BINS) lib/libh2k.a
 
+# The scripts next to the programs in $(BIN), so that one PATH entry runs
+# both (tests and the demo put $(BIN) on PATH).
+SCRIPT_BINS := $(patsubst scripts/%,$(BIN)/%,$(SCRIPTS))
+all: $(SCRIPT_BINS)
+$(SCRIPT_BINS): $(BIN)/%: scripts/%
+	$(Q)mkdir -p $(@D) && cp -p $< $@
+
 # A stable path for the archive, whatever the build variant.
 lib/libh2k.a: $(OBJ)/libh2k.a
 	$(Q)ln -sf ../$(OBJ)/libh2k.a $@
