@@ -153,8 +153,9 @@ check-valgrind: $(UNIT_BINS)
 
 # A first run for newcomers: builds a VMware snapshot chain, flattens it
 # and checks the result against qemu-img.
-demo: all
-	@PATH=$(CURDIR)/$(BIN):$$PATH sh tests/demo.sh
+# The demo migrates a bootable guest out of the simulator and boots it.
+demo: all $(TOOL_BINS) tests/vcsim/h2k-vcsim
+	@PATH=$(CURDIR)/$(BIN):$$PATH H2K_BIN=$(CURDIR)/$(BIN) bash tests/demo.sh
 
 # Every Debian package the build, the programs and the tests need.
 DEPS = build-essential pkg-config libcurl4-openssl-dev libxml2-dev \

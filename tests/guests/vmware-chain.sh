@@ -25,6 +25,10 @@ raw=$1 dir=$2 name=$3
 gen=$(command -v vmdk-gen || echo "${H2K_BIN:-$(dirname "$0")/../../bin}/tests/vmdk-gen")
 [ -x "$gen" ] || { echo "${0##*/}: vmdk-gen is not built (make bin/tests/vmdk-gen)" >&2; exit 1; }
 
+# Tests and the demo that run at once wait for one build.
+mkdir -p "$(dirname "$dir")"
+exec 8>"$dir.lock"
+flock 8
 if [ -e "$dir/.done" ] && [ "$dir/.done" -nt "$raw" ]; then
     echo "$dir/$name-000001.vmdk"
     exit 0
