@@ -69,8 +69,10 @@ all: $(PROG_BINS) lib/libh2k.a
 # both (tests and the demo put $(BIN) on PATH).
 SCRIPT_BINS := $(patsubst scripts/%,$(BIN)/%,$(SCRIPTS))
 all: $(SCRIPT_BINS)
+# A new file renamed into place: bash reads a script as it runs it, so one
+# rewritten in place would break a run in progress.
 $(SCRIPT_BINS): $(BIN)/%: scripts/%
-	$(Q)mkdir -p $(@D) && cp -p $< $@
+	$(Q)mkdir -p $(@D) && cp -p $< $@.tmp && mv -f $@.tmp $@
 
 # A stable path for the archive, whatever the build variant.
 lib/libh2k.a: $(OBJ)/libh2k.a

@@ -30,15 +30,17 @@ export GOVC_INSECURE=1
 
 is "the simulator holds the VM under its name" \
   "$(vs-ls --vm '*second line \[a\]\**' | jq -r .name)" "$name"
+touch "$tmp/stamp"
 cd work
 ok "h2k-migrate migrates it" \
-  env HOME="$tmp/home" h2k-migrate --no-fix --out out -- "$name"
+  quiet env HOME="$tmp/home" h2k-migrate --no-fix --out out -- "$name"
 ok "no command in the name was run" test ! -e "$tmp/PWNED"
 is "one directory in OUT, the name made safe" \
   "$(cd out && find . -mindepth 1 -maxdepth 1 | od -c | head -n 3)" \
   "$(printf '%s\n' "./\$(touch ${tmp//\//_}_PWNED) .._.._etc \"q\" 'x'_second line [a]*" | od -c | head -n 3)"
 ok "nothing was written outside the work directory" \
-  sh -c '[ -z "$(find "$1" -newer "$1/one.raw" -not -path "$1/work*" -not -path "$1/vcsim*" -not -path "$1/chain-*" -not -path "$1/home" -not -name ".stderr.*" -not -path "$1")" ]' _ "$tmp"
+  sh -c 'found=$(find "$1" -newer "$1/stamp" -not -path "$1/work*" -not -path "$1/vcsim*" -not -name ".stderr.*" -not -path "$1");
+         [ -z "$found" ] || { echo "$found" >&2; exit 1; }' _ "$tmp"
 d=$(find out -mindepth 1 -maxdepth 1 -type d)
 jq_ok "the record is the VM's, not the decoy's" '.name == $n and (.disks | length) == 2' "$d/source.json" --arg n "$name"
 ok "disk 1 is right" qemu-img compare -q -f raw -F qcow2 ../one.raw "$d/sys.qcow2"
