@@ -118,6 +118,7 @@ endif
 # The slow tests (guest builds and boots) start first, so that the quick
 # ones run beside them instead of after them.
 SLOW_TESTS = $(wildcard tests/test-guest-fix-*.sh tests/test-virt-define-boot.sh tests/test-virt-define-uefi.sh)
+SLOW_TESTS += $(wildcard tests/test-h2k-migrate-demo.sh tests/test-h2k-migrate-readme.sh)
 TESTS ?= $(SLOW_TESTS) $(filter-out $(SLOW_TESTS),$(wildcard tests/test-*.sh))
 PROVE_JOBS ?= 2
 
