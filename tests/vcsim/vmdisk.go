@@ -23,7 +23,7 @@ package main
 // An existing VM loses its model disks and keeps its power state.  Repeat
 // -vm-disk for a VM to give it several disks (all with the same chain
 // depth, since a snapshot covers every disk).  -vm-mac sets the MAC of the
-// VM's first NIC (addressType "manual").
+// VM's first NIC (addressType "manual", PCI slot 192 as VMware gives it).
 
 import (
 	"bufio"
@@ -336,6 +336,7 @@ func createVM(ctx context.Context, c *vim25.Client, finder *find.Finder, dc *obj
 		NumCPUs:      1,
 		MemoryMB:     1024,
 		Firmware:     string(types.GuestOsDescriptorFirmwareTypeBios),
+		Annotation:   "A real disk behind a simulated VM (h2k-vcsim -vm-disk)",
 		Files:        &types.VirtualMachineFileInfo{VmPathName: fmt.Sprintf("[%s]", ds.Name())},
 		DeviceChange: change,
 	}
@@ -392,6 +393,9 @@ func applyPlan(ctx context.Context, c *vim25.Client, finder *find.Finder, dc *ob
 					e := card.GetVirtualEthernetCard()
 					e.MacAddress = p.mac
 					e.AddressType = string(types.VirtualEthernetCardMacTypeManual)
+					// The slot VMware gives the first NIC: the guest
+					// knows it as ens192.
+					e.SlotInfo = &types.VirtualDevicePciBusSlotInfo{PciSlotNumber: 192}
 					break
 				}
 			}
