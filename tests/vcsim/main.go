@@ -83,6 +83,7 @@ func main() {
 	var vmDisks, vmMacs assignFlag
 	flag.Var(&vmDisks, "vm-disk", "VM=PATH: put the local VMDK chain whose leaf descriptor is PATH behind VM, as vSphere stores it (repeatable; creates VM if missing; see vmdisk.go)")
 	flag.Var(&vmMacs, "vm-mac", "VM=MAC: the MAC of VM's first NIC (repeatable)")
+	registerControlFlags()
 	flag.Parse()
 
 	if flag.NArg() != 0 {
