@@ -2,8 +2,7 @@
 # h2k-migrate's command line, without a server: --help, --version (the
 # programs' version), --long-options and --short-options as the C programs
 # have them (the same set the man page documents), usage errors with exit
-# 2, the parts not in this version refused with a clear message, and
-# shellcheck.
+# 2, and shellcheck.
 . "$(dirname "$0")/functions.sh"
 requires jq --version
 p=h2k-migrate
@@ -41,8 +40,8 @@ EXPECT_STATUS=2 expect_fail "a bad -j" "-j: 'x' is not a number" h2k-migrate -j 
 EXPECT_STATUS=2 expect_fail "--connect without --define" "--connect goes with --define" h2k-migrate --connect qemu:///system a
 EXPECT_STATUS=2 expect_fail "--help takes no argument" "doesn't allow an argument" h2k-migrate --help=x
 EXPECT_STATUS=2 expect_fail "an empty VM name" "empty" h2k-migrate ''
-EXPECT_STATUS=1 expect_fail "--power-off is not in this version, and says what to do" \
-  "--power-off is not available.*shut the guest down" h2k-migrate --power-off a
+EXPECT_STATUS=2 expect_fail "--max-cycles 0" "not a positive number" h2k-migrate --warm --max-cycles 0 a
+EXPECT_STATUS=2 expect_fail "--final-after x" "not a number of seconds" h2k-migrate --warm --final-after x a
 EXPECT_STATUS=2 expect_fail "--max-cycles without --warm" "go with --warm" h2k-migrate --max-cycles 3 a
 ok "no file is written by a usage error" sh -c 'cd "$1" && mkdir u && cd u && h2k-migrate --format vmdk a 2>/dev/null; [ -z "$(ls -A)" ]' _ "$tmp"
 
