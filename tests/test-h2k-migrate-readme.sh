@@ -84,4 +84,4 @@ ok "the example's jq line printed the steps" grep -q '^fix: ' "$tmp/ex/out"
 ok "virsh defined the domain" grep -q 'Domain .*web01.* defined' "$tmp/ex/out"
 jq_ok "guest-fix fixed it" '.status == "ok" and any(.fixes[]; .name == "initramfs" and .status == "applied")' \
   "$tmp/ex/migrated/web01/fix-report.json"
-ok "the converted disk passes qemu-img check" qemu-img check -q "$tmp/ex/migrated/web01/web01.qcow2"
+ok "the converted disk (named after the base disk) passes qemu-img check" qemu-img check -q "$tmp/ex/migrated/web01/debian12.qcow2"
