@@ -88,7 +88,7 @@ ok "only the flat extent was read, once, and no descriptor was fetched" \
 # --- Refusals and failures --------------------------------------------------
 on=$(vs-ls --power-state poweredOn | jq -r .name | head -n 1)
 EXPECT_STATUS=1 expect_fail "a powered-on VM is refused, offering --warm and --power-off" \
-  "is poweredOn.*--warm.*--power-off" h2k-migrate --no-fix --out out "$on"
+  "is poweredOn.*--power-off.*--warm" h2k-migrate --no-fix --out out "$on"
 ok "nothing was pulled or converted for it" \
   sh -c '! [ -e "out/$1/pull" ] && ! ls "out/$1/"*.qcow2 2>/dev/null | grep -q .' _ "$on"
 EXPECT_STATUS=1 expect_fail "a missing VM" "no VM named 'no-such-vm'.*|step 'inventory' failed" \

@@ -40,6 +40,8 @@ jq_ok "its digest is the flat file's" '.disks[0].sha256 == $s' "$m" --arg s "$(s
 is "the VM was shut down at the cut-over" "$(vs-ls --vm DC0_H0_VM0 | jq -r .power_state)" poweredOff
 is "no snapshot is left" "$(vs-cbt --list-stale | wc -l)" 0
 ok "the synced copies are removed at the end" test ! -e out/DC0_H0_VM0/sync
+jq_ok "the model VM's CD-ROM is recorded as dropped" '(.dropped | length) >= 1 and .dropped[0].kind == "cdrom"' "$m"
+ok "and virt-define's warning about it was shown" grep -q 'dropped: CD-ROMs and floppies are not carried over' warm.err
 
 ok "--power-off shuts a running VM down, then migrates it cold" \
   sh -c 'h2k-migrate --power-off --no-fix --out out DC0_H0_VM1 > /dev/null 2> off.err || { cat off.err >&2; exit 1; }'
