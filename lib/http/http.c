@@ -22,6 +22,7 @@
 #include "util/die.h"
 #include "http.h"
 #include "http-private.h"
+#include "util/version.h"
 #include "util/xio.h"
 
 #define WBUF_SIZE (256 * 1024)

@@ -12,6 +12,7 @@
 #include "util/clock.h"
 #include "util/cleanup.h"
 #include "util/die.h"
+#include "util/version.h"
 #include "vsphere-int.h"
 
 #define SOAP_ENV_NS "http://schemas.xmlsoap.org/soap/envelope/"
