@@ -85,6 +85,15 @@ TOOL_BINS := $(TOOL_DIRS:%=$(BIN)/tests/%)
 .PHONY: all check check-layout check-valgrind demo check-programs deps install uninstall clean vcsim dist
 all: $(PROG_BINS) lib/libh2k.a
 
+# The scripts next to the programs in $(BIN), so that one PATH entry runs
+# both (tests and the demo put $(BIN) on PATH).
+SCRIPT_BINS := $(patsubst scripts/%,$(BIN)/%,$(SCRIPTS))
+all: $(SCRIPT_BINS)
+# A new file renamed into place: bash reads a script as it runs it, so one
+# rewritten in place would break a run in progress.
+$(SCRIPT_BINS): $(BIN)/%: scripts/%
+	$(Q)mkdir -p $(@D) && cp -p $< $@.tmp && mv -f $@.tmp $@
+
 # A stable path for the archive, whatever the build variant.
 lib/libh2k.a: $(OBJ)/libh2k.a
 	$(Q)ln -sf ../$(OBJ)/libh2k.a $@
@@ -129,6 +138,7 @@ endif
 # The slow tests (guest builds and boots) start first, so that the quick
 # ones run beside them instead of after them.
 SLOW_TESTS = $(wildcard tests/test-guest-fix-*.sh tests/test-virt-define-boot.sh tests/test-virt-define-uefi.sh)
+SLOW_TESTS += $(wildcard tests/test-h2k-migrate-demo.sh tests/test-h2k-migrate-readme.sh)
 TESTS ?= $(SLOW_TESTS) $(filter-out $(SLOW_TESTS),$(wildcard tests/test-*.sh))
 PROVE_JOBS ?= 2
 
@@ -166,8 +176,9 @@ check-valgrind: $(UNIT_BINS)
 
 # A first run for newcomers: builds a VMware snapshot chain, flattens it
 # and checks the result against qemu-img.
-demo: all
-	@PATH=$(CURDIR)/$(BIN):$$PATH sh tests/demo.sh
+# The demo migrates a bootable guest out of the simulator and boots it.
+demo: all $(TOOL_BINS) tests/vcsim/h2k-vcsim
+	@PATH=$(CURDIR)/$(BIN):$$PATH H2K_BIN=$(CURDIR)/$(BIN) bash tests/demo.sh
 
 # Every Debian package the build, the programs and the tests need.
 DEPS = build-essential pkg-config libcurl4-openssl-dev libxml2-dev \

@@ -101,15 +101,20 @@ struct pass {
   string_vector *matched;         /* first pass: VMs that passed */
 };
 
+/* Whether NAME passes --vm; every --vm it matches is marked seen, so that
+ * a plain name no VM has can be reported whatever else matched. */
 static bool
-name_passes (const struct ls_opts *o, const char *name)
+name_passes (struct ls *ls, const char *name)
 {
-  if (o->vm_globs.len == 0)
-    return true;
+  const struct ls_opts *o = ls->o;
+  bool pass = o->vm_globs.len == 0;
   for (size_t i = 0; i < o->vm_globs.len; i++)
-    if (name && glob_match (o->vm_globs.ptr[i], name))
-      return true;
-  return false;
+    if (name && glob_match (o->vm_globs.ptr[i], name)) {
+      pass = true;
+      if (ls->glob_seen)
+        ls->glob_seen[i] = true;
+    }
+  return pass;
 }
 
 static int
@@ -118,12 +123,12 @@ filter_cb (void *opaque, const char *type, const char *moref, xmlNode *o)
   struct pass *p = opaque;
   const struct ls_opts *opt = p->ls->o;
 
-  if (p->vms && !in_set (p->vms, moref))
-    return 0;
   xmlNode *n = h2k_vs_prop (o, "name");
   char *name = n ? h2k_xml_text (n) : NULL;
-  bool pass = name_passes (opt, name);
+  bool pass = name_passes (p->ls, name);
   free (name);
+  if (pass && p->vms && !in_set (p->vms, moref))
+    return 0;
   if (pass && opt->power_state) {
     xmlNode *ps = h2k_vs_prop (o, "runtime.powerState");
     char *s = ps ? h2k_xml_text (ps) : NULL;
@@ -190,7 +195,7 @@ int
 list_vms (struct ls *ls, const struct dc *dc)
 {
   const struct ls_opts *o = ls->o;
-  const char *paths[24];
+  const char *paths[40];
   vm_paths (ls, paths);
   string_vector hosts = { 0 }, ds_vms = { 0 }, matched = { 0 };
   char *folder = container (ls, dc);
