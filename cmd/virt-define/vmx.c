@@ -312,8 +312,11 @@ read_disks (const struct vmx *v, struct vd_source *src)
         goto out;
     }
   }
-  qsort_r (slots.ptr, slots.len, sizeof slots.ptr[0], compare_slots,
-           (void *) get (v, "bios.hddOrder"));
+  /* qsort with a NULL base is undefined even for no element (a VMX
+   * without disks). */
+  if (slots.len > 1)
+    qsort_r (slots.ptr, slots.len, sizeof slots.ptr[0], compare_slots,
+             (void *) get (v, "bios.hddOrder"));
 
   for (size_t i = 0; i < slots.len; i++) {
     const struct slot *s = &slots.ptr[i];
@@ -385,7 +388,8 @@ read_nics (const struct vmx *v, struct vd_source *src)
     if (!dup)
       idx[n++] = (int) e;
   }
-  qsort (idx, n, sizeof idx[0], compare_ints);
+  if (n > 1)
+    qsort (idx, n, sizeof idx[0], compare_ints);
 
   for (size_t i = 0; i < n; i++) {
     int e = idx[i];

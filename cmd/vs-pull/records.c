@@ -525,10 +525,6 @@ pull_vm (struct pull *p, json_object *rec, const char *where)
     files_free (&fv);
     return -1;
   }
-  if (mkdir (vmdir, 0755) == -1 && errno != EEXIST) {
-    h2k_seterr ("%s: %m", vmdir);
-    goto out;
-  }
   ssize_t nchain = p->skip_zero ? defer_data_files (&fv, disks, ndisks)
     : (ssize_t) fv.len;
   if (nchain == -1 || files_to_disks (&fv, 0, disks, ndisks, &file_disk) == -1

@@ -82,10 +82,16 @@ h2k_warn (const char *fmt, ...)
 int
 h2k_seterr (const char *fmt, ...)
 {
+  /* Formatted aside and then copied, so that an argument that is the
+   * current message (h2k_errmsg ()) is read before it is overwritten:
+   * "h2k_seterr ("%s: %s", x, h2k_errmsg ())" is as safe as
+   * h2k_seterr_prefix, not undefined behaviour. */
+  char line[sizeof errbuf];
   va_list ap;
   va_start (ap, fmt);
-  vsnprintf (errbuf, sizeof errbuf, fmt, ap);
+  vsnprintf (line, sizeof line, fmt, ap);
   va_end (ap);
+  memcpy (errbuf, line, sizeof errbuf);
   errcode = 0;
   return -1;
 }
