@@ -156,7 +156,7 @@ DEPS = build-essential pkg-config libcurl4-openssl-dev libxml2-dev \
   libvirt-clients libvirt-daemon-driver-qemu golang-go golang-github-vmware-govmomi-dev debootstrap \
   ovmf libhivex-bin fdisk e2fsprogs valgrind curl openssl bzip2 unzip lvm2 \
   time python3 initramfs-tools-core virt-v2v nbdkit libnbd-bin \
-  bash-completion shellcheck
+  bash-completion shellcheck clang
 
 deps:
 	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
@@ -185,3 +185,6 @@ uninstall:
 
 clean:
 	rm -rf build bin lib/libh2k.a tests/vcsim/h2k-vcsim
+
+# Fuzzing (clang's libFuzzer): make fuzz FUZZ_SECONDS=N; see tests/fuzz/fuzz.mk.
+include tests/fuzz/fuzz.mk

@@ -80,3 +80,12 @@ mkdir d-exists
 printf '%s\n' "$rec" | vs-pull --retries 0 --url "https://127.0.0.1:$port/sdk" \
   --username u --password-file /dev/null --insecure --dir d-exists > out 2> err || true
 ok "... nor DIR/<name>/ in an existing DIR" test -z "$(ls -A d-exists)"
+
+# Found by tests/fuzz/fuzz-vmx: a value that is not valid in the file's
+# .encoding, after the .encoding line itself was converted (the message
+# read the freed encoding name).
+printf '.encoding = "UTF-7"\ndisplayName = "x"\nnvme0:0.fileName = "d\020b.vmdk"\n' > utf7.vmx
+EXPECT_STATUS=1 expect_fail "virt-define: a value invalid in .encoding UTF-7" \
+  'nvme0:0.fileName: not valid UTF-7' virt-define utf7.vmx
+printf '.encoding = "windows-1252"\ndisplayName = "caf\351"\n' > cp1252.vmx
+ok "virt-define: a windows-1252 VMX still converts" virt-define --out-dir od cp1252.vmx

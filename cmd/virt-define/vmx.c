@@ -178,9 +178,15 @@ parse_line (struct vmx *v, char *line, unsigned long lineno)
 static int
 convert_encoding (struct vmx *v)
 {
-  const char *enc = get (v, ".encoding");
-  if (enc == NULL || strcasecmp (enc, "UTF-8") == 0 || strcasecmp (enc, "UTF8") == 0)
+  const char *e = get (v, ".encoding");
+  if (e == NULL || strcasecmp (e, "UTF-8") == 0 || strcasecmp (e, "UTF8") == 0)
     return 0;
+  /* A copy: the loop below converts (and frees) the .encoding value too,
+   * and a later message names the encoding (the fuzzer found the use
+   * after free). */
+  CLEANUP_FREE char *enc = strdup (e);
+  if (enc == NULL)
+    return h2k_seterr ("out of memory");
   iconv_t cd = iconv_open ("UTF-8", enc);
   if (cd == (iconv_t) -1)
     return h2k_seterr ("%s: .encoding \"%s\" is not a character set this "

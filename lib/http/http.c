@@ -539,10 +539,17 @@ copy_value (char *dst, size_t dstlen, const char *v, const char *end)
 }
 
 size_t
-h2k_http_header_cb (char *buf, size_t size, size_t nitems, void *opaque)
+h2k_http_header_cb (char *raw, size_t size, size_t nitems, void *opaque)
 {
   struct h2k_http_req *r = opaque;
-  size_t len = size * nitems;
+  size_t rawlen = size * nitems;
+  /* libcurl does not NUL-terminate a header line, and strtol, atof and
+   * strncasecmp read to a NUL: parse a terminated copy (a line longer than
+   * any header we read is cut; the fuzzer found the overread). */
+  char buf[4096];
+  size_t len = rawlen < sizeof buf - 1 ? rawlen : sizeof buf - 1;
+  memcpy (buf, raw, len);
+  buf[len] = '\0';
   const char *end = buf + len, *v;
 
   if (len > 5 && strncmp (buf, "HTTP/", 5) == 0) {
@@ -584,7 +591,7 @@ h2k_http_header_cb (char *buf, size_t size, size_t nitems, void *opaque)
     copy_value (r->etag, sizeof r->etag, v, end);
   else if (header_is (buf, len, "Last-Modified", &v))
     copy_value (r->lastmod, sizeof r->lastmod, v, end);
-  return len;
+  return rawlen;
 }
 
 static void

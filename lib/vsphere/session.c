@@ -12,6 +12,7 @@
 #include "util/clock.h"
 #include "util/cleanup.h"
 #include "util/die.h"
+#include "util/xmlread.h"
 #include "vsphere-int.h"
 
 #define SOAP_ENV_NS "http://schemas.xmlsoap.org/soap/envelope/"
@@ -255,6 +256,7 @@ post (struct h2k_vs *vs, const char *method, const xmlChar *body, int len,
   char *ctype = NULL;
   xmlDoc *doc = NULL;
   int r = -1;
+  CLEANUP_FREE char *why = NULL;      /* the XML parser's reason, if it failed */
 
   set_fault (vs, NULL);
   vs->errbuf[0] = '\0';
@@ -273,9 +275,11 @@ post (struct h2k_vs *vs, const char *method, const xmlChar *body, int len,
   curl_easy_getinfo (vs->curl, CURLINFO_CONTENT_TYPE, &ctype);
 
   bool html = ctype && strncasecmp (ctype, "text/html", 9) == 0;
-  if (!html && b.len > 0)
-    doc = xmlReadMemory (b.ptr, b.len, "reply.xml", NULL,
-                         XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+  if (!html && b.len > 0) {
+    doc = h2k_xml_read (b.ptr, b.len, "reply.xml");   /* no DTD (util/xmlread.h) */
+    if (doc == NULL)
+      why = strdup (h2k_errmsg ());
+  }
   xmlNode *root = doc ? xmlDocGetRootElement (doc) : NULL;
   xmlNode *sbody = NULL;
   if (root && strcmp ((char *) root->name, "Envelope") == 0 && root->ns
@@ -289,9 +293,10 @@ post (struct h2k_vs *vs, const char *method, const xmlChar *body, int len,
                   vs->name, method, status, vs->url,
                   excerpt && *excerpt ? excerpt : "(empty)");
     else
-      h2k_seterr ("%s: %s: the server's answer is not SOAP%s%s",
+      h2k_seterr ("%s: %s: the server's answer is not SOAP%s%s%s%s%s",
                   vs->name, method, excerpt && *excerpt ? ": " : " (empty)",
-                  excerpt ? excerpt : "");
+                  excerpt ? excerpt : "", why ? " (" : "", why ? why : "",
+                  why ? ")" : "");
     goto out;
   }
 
