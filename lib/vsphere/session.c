@@ -17,9 +17,16 @@
 
 #define SOAP_ENV_NS "http://schemas.xmlsoap.org/soap/envelope/"
 
+/* The largest SOAP reply read: replies are held whole (a tree), so a
+ * server that sends without end must not take the machine's memory.  vs-ls
+ * asks for pages of objects; a page of 2,000 VMs from the simulator is
+ * about 20 MiB. */
+#define MAX_REPLY ((size_t) 256 << 20)
+
 struct buf {
   char *ptr;
   size_t len, cap;
+  bool too_big;                 /* refused at MAX_REPLY */
 };
 
 static size_t
@@ -27,6 +34,10 @@ write_cb (char *data, size_t size, size_t n, void *opaque)
 {
   struct buf *b = opaque;
   size_t add = size * n;
+  if (add > MAX_REPLY - b->len) {
+    b->too_big = true;
+    return 0;                   /* makes libcurl fail with a write error */
+  }
   if (b->len + add + 1 > b->cap) {
     size_t cap = b->cap ? b->cap : 65536;
     while (cap < b->len + add + 1)
@@ -267,6 +278,11 @@ post (struct h2k_vs *vs, const char *method, const xmlChar *body, int len,
   vs->round_trips++;
   vs->last_call = h2k_now ();
   CURLcode code = curl_easy_perform (vs->curl);
+  if (code != CURLE_OK && b.too_big) {
+    h2k_seterr ("%s: %s: the server's reply is larger than %zu MiB: refused",
+                vs->name, method, MAX_REPLY >> 20);
+    goto out;
+  }
   if (code != CURLE_OK) {
     h2k_vs_tls_error (vs, code);
     goto out;
