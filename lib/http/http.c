@@ -938,11 +938,13 @@ retryable (struct h2k_http_req *r, CURLcode res)
     return true;
   case CURLE_COULDNT_CONNECT: case CURLE_RECV_ERROR: case CURLE_SEND_ERROR:
   case CURLE_GOT_NOTHING: case CURLE_SSL_CONNECT_ERROR: case CURLE_HTTP2:
-  case CURLE_HTTP2_STREAM: case CURLE_COULDNT_RESOLVE_HOST:
-  case CURLE_WEIRD_SERVER_REPLY:
+  case CURLE_HTTP2_STREAM: case CURLE_WEIRD_SERVER_REPLY:
     count_fault (r, f_conn);
     return true;
   default:
+    /* Including CURLE_COULDNT_RESOLVE_HOST: a name that does not resolve
+     * here (an ESXi host's, with --direct) does not start resolving after
+     * ten backoffs; the caller says what to do instead. */
     return false;
   }
   if (r->status == 429) {
