@@ -12,6 +12,8 @@ Listens on --host (127.0.0.0/8 only) and answers POST /sdk according to
   fault-nodetail     a SOAP fault with a faultstring and no detail
   fault-empty        a SOAP fault with neither
   redirect           302 to --redirect-to for every request
+  login-echo         a ServiceContent, then a Login fault quoting the request
+  die-after-login    a ServiceContent, then the connection dropped at Login
   redirect-after-login  a ServiceContent and a Login (with a session
                      cookie), then 302 to --redirect-to
   folder-cr-wrong    /folder: 206 with the Content-Range of other bytes
@@ -131,6 +133,19 @@ class Handler(BaseHTTPRequestHandler):
             self.send(500, FAULT % (ENV, ""))
         elif mode == "redirect":
             self.redirect()
+        elif mode in ("login-echo", "die-after-login"):
+            if method == b"RetrieveServiceContent":
+                self.send(200, SC % (ENV, "group-d1"))
+            elif mode == "login-echo":
+                # A server that quotes the request it refuses, password
+                # and all (escaped for XML as the client sent it).
+                self.send(500, FAULT % (ENV, "<faultstring>cannot log in with %s</faultstring>"
+                                        % body.decode("utf-8", "replace")
+                                        .replace("&", "&amp;").replace("<", "&lt;")))
+            else:
+                # The server dies mid-session: the connection drops.
+                self.close_connection = True
+                self.connection.shutdown(2)
         elif mode == "redirect-after-login":
             if method == b"RetrieveServiceContent":
                 self.send(200, SC % (ENV, "group-d1"))

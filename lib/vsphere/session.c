@@ -257,6 +257,33 @@ build_request (xmlNode *method, xmlChar **body, int *len)
   return 0;
 }
 
+/* The server's words go into messages unchanged, except the password: a
+ * server (or a proxy's error page) that quotes the request it refused
+ * must not make us print it. */
+static void
+redact_password (struct h2k_vs *vs)
+{
+  const char *pw = vs->password;
+  const char *msg = h2k_errmsg ();
+  if (pw == NULL || *pw == '\0' || strstr (msg, pw) == NULL)
+    return;
+  char out[1024];
+  size_t o = 0, pwlen = strlen (pw);
+  for (const char *p = msg; *p && o + 1 < sizeof out; ) {
+    if (strncmp (p, pw, pwlen) == 0) {
+      o += snprintf (out + o, sizeof out - o, "%s", "(password)");
+      if (o >= sizeof out)
+        o = sizeof out - 1;
+      p += pwlen;
+    }
+    else
+      out[o++] = *p++;
+  }
+  out[o] = '\0';
+  h2k_seterr ("%s", out);
+  explicit_bzero (out, sizeof out);
+}
+
 /* One POST; on success *DOC and *RESPONSE are set. */
 static int
 post (struct h2k_vs *vs, const char *method, const xmlChar *body, int len,
@@ -336,6 +363,8 @@ post (struct h2k_vs *vs, const char *method, const xmlChar *body, int len,
   r = 0;
 
  out:
+  if (r == -1)
+    redact_password (vs);
   xmlFreeDoc (doc);
   free (b.ptr);
   return r;
