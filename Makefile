@@ -188,3 +188,9 @@ clean:
 
 # Fuzzing (clang's libFuzzer): make fuzz FUZZ_SECONDS=N; see tests/fuzz/fuzz.mk.
 include tests/fuzz/fuzz.mk
+
+# The suite with LOAD_LOOPS busy loops beside it (tests/check-load.sh).
+LOAD_LOOPS ?= 12
+.PHONY: check-load
+check-load:
+	@tests/check-load.sh $(LOAD_LOOPS) $(MAKE) $(if $(TESTS),TESTS='$(TESTS)')

@@ -97,8 +97,6 @@ else
 fi
 
 # Redirects to another host: not followed; nothing reaches that host.
-srv_start redirect-after-login
-other_pid=$srv_pid other_log=$log other_port=$port
 # The "other host" is another loopback address: it must see no request.
 python3 "$H2K_TOP/tests/hostileserver.py" --mode redirect --host 127.0.0.2 \
   --log "$tmp/log-other.jsonl" > "$tmp/other.out" 2>/dev/null &
@@ -106,7 +104,6 @@ elsewhere=$!
 cleanup_fn kill "$elsewhere"
 for _ in $(seq 300); do grep -q PORT= "$tmp/other.out" 2>/dev/null && break; sleep 0.1; done
 eport=$(sed -n 's/PORT=//p' "$tmp/other.out")
-kill "$other_pid"; wait "$other_pid" 2>/dev/null || true
 for mode in redirect redirect-after-login; do
   ncase=$((ncase + 1))
   srv_start "$mode" --redirect-to "http://127.0.0.2:$eport/sdk"
