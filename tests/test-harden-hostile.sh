@@ -131,7 +131,7 @@ folder_case ()
   srv_stop
 }
 folder_case "a Content-Range for other bytes" folder-cr-wrong \
-  "asked for bytes 0-65535, the server sent Content-Range: bytes 8192-12287/1048576"
+  "asked for bytes [0-9]+-[0-9]+, the server sent Content-Range: bytes 8192-12287/1048576"
 folder_case "a Content-Range total that changed" folder-cr-total \
   "the file is now 2097152 bytes, not 1048576"
 folder_case "a body shorter than its Content-Length" folder-cl-short \
