@@ -187,7 +187,7 @@ DEPS = build-essential pkg-config libcurl4-openssl-dev libxml2-dev \
   libvirt-clients libvirt-daemon-driver-qemu golang-go golang-github-vmware-govmomi-dev debootstrap \
   ovmf libhivex-bin fdisk e2fsprogs valgrind curl openssl bzip2 unzip lvm2 \
   time python3 initramfs-tools-core virt-v2v nbdkit libnbd-bin \
-  bash-completion shellcheck \
+  bash-completion shellcheck clang \
   debhelper dpkg-dev lintian man-db
 
 deps:
@@ -260,3 +260,12 @@ $(VERSION_H): FORCE
 # .d files yet to say which objects include it.
 ALL_OBJS := $(LIB_OBJS) $(patsubst %.c,$(OBJ)/%.o,$(wildcard cmd/*/*.c tests/unit/test-*.c tests/tools/*/*.c))
 $(ALL_OBJS): | $(VERSION_H)
+
+# Fuzzing (clang's libFuzzer): make fuzz FUZZ_SECONDS=N; see tests/fuzz/fuzz.mk.
+include tests/fuzz/fuzz.mk
+
+# The suite with LOAD_LOOPS busy loops beside it (tests/check-load.sh).
+LOAD_LOOPS ?= 12
+.PHONY: check-load
+check-load:
+	@tests/check-load.sh $(LOAD_LOOPS) $(MAKE) $(if $(TESTS),TESTS='$(TESTS)')

@@ -23,7 +23,9 @@ cmp_str (const void *a, const void *b)
 static bool
 in_set (const string_vector *set, const char *v)
 {
-  return bsearch (&v, set->ptr, set->len, sizeof (char *), cmp_str) != NULL;
+  /* bsearch with a NULL base is undefined even for no element. */
+  return set->len > 0
+    && bsearch (&v, set->ptr, set->len, sizeof (char *), cmp_str) != NULL;
 }
 
 static void
@@ -222,7 +224,8 @@ list_vms (struct ls *ls, const struct dc *dc)
       if (collect (ls, dc->host_folder, "ClusterComputeResource", o->cluster,
                    "host", &cluster_hosts, &n) == -1)
         goto out;
-      qsort (cluster_hosts.ptr, cluster_hosts.len, sizeof (char *), cmp_str);
+      if (cluster_hosts.len > 1)
+        qsort (cluster_hosts.ptr, cluster_hosts.len, sizeof (char *), cmp_str);
     }
     if (o->host) {
       string_vector named = { 0 };
@@ -242,7 +245,8 @@ list_vms (struct ls *ls, const struct dc *dc)
     }
     else
       hosts = cluster_hosts;
-    qsort (hosts.ptr, hosts.len, sizeof (char *), cmp_str);
+    if (hosts.len > 1)
+      qsort (hosts.ptr, hosts.len, sizeof (char *), cmp_str);
   }
 
   /* VMs allowed by --datastore: the datastores' own VM lists. */
@@ -250,7 +254,8 @@ list_vms (struct ls *ls, const struct dc *dc)
     if (collect (ls, dc->datastore_folder, "Datastore", o->datastore, "vm",
                  &ds_vms, NULL) == -1)
       goto out;
-    qsort (ds_vms.ptr, ds_vms.len, sizeof (char *), cmp_str);
+    if (ds_vms.len > 1)
+      qsort (ds_vms.ptr, ds_vms.len, sizeof (char *), cmp_str);
   }
 
   static const char *const types[] = { "VirtualMachine", NULL };
