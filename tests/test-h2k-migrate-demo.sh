@@ -8,6 +8,7 @@
 # stopped.  Minutes under TCG.
 . "$(dirname "$0")/functions.sh"
 . "$H2K_TOP/tests/guests/check.sh"
+. "$H2K_TOP/tests/vcsim/vcsim.sh"     # jq_ok
 slow_test "the demo: a guest migrated out of the simulator and booted"
 requires_fix_and_boot
 [ -x "$H2K_TOP/tests/vcsim/h2k-vcsim" ] || skip_all "the simulator is not built (make vcsim)"
