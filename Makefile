@@ -53,7 +53,8 @@ PROGRAMS  := $(sort $(notdir $(patsubst %/,%,$(wildcard cmd/*/))))
 PROG_BINS := $(PROGRAMS:%=$(BIN)/%)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test-*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BIN)/tests/%)
-SCRIPTS   := $(sort $(wildcard scripts/h2k-*))
+SCRIPTS   := $(sort $(filter-out %.service,$(wildcard scripts/h2k-*)))
+UNITS     := $(sort $(wildcard scripts/*.service))
 MANPAGES  := $(sort $(wildcard man/*.1))
 
 # Helper programs that tests need but users do not (test data writers,
@@ -156,7 +157,7 @@ DEPS = build-essential pkg-config libcurl4-openssl-dev libxml2-dev \
   libvirt-clients libvirt-daemon-driver-qemu golang-go golang-github-vmware-govmomi-dev debootstrap \
   ovmf libhivex-bin fdisk e2fsprogs valgrind curl openssl bzip2 unzip lvm2 \
   time python3 initramfs-tools-core virt-v2v nbdkit libnbd-bin \
-  bash-completion shellcheck
+  bash-completion shellcheck inotify-tools parallel openssh-server openssh-client
 
 deps:
 	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
@@ -177,11 +178,16 @@ install: all
 	$(if $(MANPAGES),install -m 644 $(MANPAGES) '$(DESTDIR)$(MANDIR)/man1')
 	install -m 644 scripts/bash-completion/h2k '$(DESTDIR)$(COMPLETIONDIR)/h2k'
 	for c in $(COMPLETED); do ln -sf h2k "$(DESTDIR)$(COMPLETIONDIR)/$$c"; done
+	install -d '$(DESTDIR)$(UNITDIR)' '$(DESTDIR)$(DATADIR)'
+	for u in $(UNITS); do sed 's|@BINDIR@|$(BINDIR)|g' "$$u" > "$(DESTDIR)$(UNITDIR)/$${u##*/}" && chmod 644 "$(DESTDIR)$(UNITDIR)/$${u##*/}"; done
+	install -m 644 scripts/migrate.mk '$(DESTDIR)$(DATADIR)/migrate.mk'
 
 uninstall:
 	rm -f $(patsubst %,'$(DESTDIR)$(BINDIR)/%',$(PROGRAMS) $(notdir $(SCRIPTS)))
 	rm -f $(patsubst %,'$(DESTDIR)$(MANDIR)/man1/%',$(notdir $(MANPAGES)))
 	rm -f '$(DESTDIR)$(COMPLETIONDIR)/h2k' $(patsubst %,'$(DESTDIR)$(COMPLETIONDIR)/%',$(COMPLETED))
+	rm -f $(patsubst %,'$(DESTDIR)$(UNITDIR)/%',$(notdir $(UNITS))) '$(DESTDIR)$(DATADIR)/migrate.mk'
+	-rmdir '$(DESTDIR)$(DATADIR)' 2>/dev/null
 
 clean:
 	rm -rf build bin lib/libh2k.a tests/vcsim/h2k-vcsim

@@ -6,6 +6,8 @@ PREFIX  = /usr/local
 BINDIR  = $(PREFIX)/bin
 MANDIR  = $(PREFIX)/share/man
 COMPLETIONDIR = $(PREFIX)/share/bash-completion/completions
+UNITDIR = $(PREFIX)/lib/systemd/system
+DATADIR = $(PREFIX)/share/h2k
 
 CC      = gcc
 PKG_CONFIG = pkg-config
