@@ -97,3 +97,38 @@ converted ()
 
 # jtest FILTER FILE: jq -e, quietly.
 jtest () { jq -e "$1" "$2" >/dev/null; }
+
+# make_stand_in_migrate FILE: a stand-in for h2k-migrate with its
+# interface (h2k-migrate [--out OUT] [OPTIONS] -- VM, writing
+# OUT/<safe VM name>/ with a qcow2 disk, domain.xml and migration.json),
+# for the batch tests to run make and GNU parallel around.  It appends
+# "VM<TAB>the sshd address it ran under" to $MIGRATE_CALLS, and fails at
+# its pull step for a VM listed in $MIGRATE_BROKEN.
+make_stand_in_migrate ()
+{
+  cat > "$1" <<'SH'
+#!/usr/bin/env bash
+set -euo pipefail
+out=.
+while [ $# -gt 0 ]; do
+  case $1 in --out) out=$2; shift 2 ;; --) shift; break ;; -*) shift ;; *) break ;; esac
+done
+vm=$1
+safe=$(printf '%s' "$vm" | LC_ALL=C tr '/[:cntrl:]' '[_*]'; printf x); safe=${safe%x}
+[[ $safe != .* ]] || safe=_$safe
+d=$out/$safe
+mkdir -p "$d"
+where=${SSH_CONNECTION:-local}
+printf '%s\t%s\n' "$vm" "$(set -- $where; echo "${3:-local}")" >> "$MIGRATE_CALLS"
+if [ -f "${MIGRATE_BROKEN:-/nonexistent}" ] && grep -qxF -- "$vm" "$MIGRATE_BROKEN"; then
+  jq -n --arg vm "$vm" '{vm: $vm, status: "failed", failed_step: "pull"}' > "$d/migration.json"
+  echo "h2k-migrate: $vm: pull: the datastore said no" >&2
+  exit 1
+fi
+qemu-img create -q -f qcow2 "$d/disk.qcow2" 4M
+qemu-io -c 'write -q -P 0x42 0 64k' "$d/disk.qcow2" >/dev/null
+jq -n --arg vm "$vm" '{kind: "domain", name: $vm}' > "$d/domain.xml"
+jq -n --arg vm "$vm" '{vm: $vm, status: "done", disks: [{file: "disk.qcow2"}]}' > "$d/migration.json"
+SH
+  chmod +x "$1"
+}
