@@ -170,6 +170,14 @@ hosts:
 	@command -v parallel >/dev/null || { echo "migrate.mk: HOSTS needs GNU parallel (apt-get install parallel)" >&2; exit 1; }
 	@[ -r "$$HOSTS" ] || { echo "migrate.mk: $$HOSTS: cannot read the host file" >&2; exit 1; }
 	@[ -z "$${GOVC_PASSWORD-}" ] || { echo "migrate.mk: GOVC_PASSWORD would travel on the ssh command line: put the password in a file every host reads and pass FLAGS=--password-file=FILE" >&2; exit 1; }
+	@up=0; while IFS= read -r line || [ -n "$$line" ]; do \
+	  line=$${line%%#*}; [ -n "$${line// }" ] || continue; \
+	  login=$${line#*/}; [[ "$$line" =~ ^[0-9]+/ ]] || login=$$line; \
+	  [[ "$$login" == *" "* ]] || login="ssh $$login"; \
+	  if err=$$(timeout 60 $$login -o BatchMode=yes true 2>&1 </dev/null); then up=$$((up + 1)); \
+	  else printf 'migrate.mk: host %s: unreachable (%s): its VMs go to the other hosts\n' "$${login##* }" "$$(printf '%s' "$$err" | tail -n 1)" >&2; fi; \
+	done < "$$HOSTS"; \
+	[ "$$up" -gt 0 ] || { echo "migrate.mk: $$HOSTS: no host answers" >&2; exit 1; }
 	@envs=(); for v in $$PASS_ENV; do [ -z "$${!v+x}" ] || envs+=(--env "$$v"); done; \
 	list=(); for id in $(IDS); do [ -e "$$STATE/$$id.migrated" ] || list+=("$$STATE/$$id.name"); done; \
 	st=0; \
@@ -178,11 +186,11 @@ hosts:
 	  printf '%s\0' "$${list[@]}" | \
 	    parallel -0 --sshloginfile "$$HOSTS" --retries "$$RETRIES" --joblog "$$STATE/parallel.log" \
 	      "$${envs[@]}" \
-	      'name=$$(cat {}; printf x); name=$${name%x}; '"$$(printf '%q' "$$H2K_MIGRATE")"' --out '"$$(printf '%q' "$$OUT")"' '"$$FLAGS"' -- "$$name" >> {.}.log 2>&1 && touch {.}.migrated' \
+	      'name=$$(cat {}; printf x); name=$${name%x}; printf "== %s h2k-migrate on %s\n" "$$(date -u +%FT%TZ)" "$$(uname -n)" >> {.}.log; '"$$(printf '%q' "$$H2K_MIGRATE")"' --out '"$$(printf '%q' "$$OUT")"' '"$$FLAGS"' -- "$$name" >> {.}.log 2>&1 && touch {.}.migrated' \
 	    || st=$$?; \
-	  awk -F'\t' 'NR > 1 && $$7 == 255 { print $$2 }' "$$STATE/parallel.log" | sort -u | \
-	    while IFS= read -r h; do printf 'migrate.mk: host %s: unreachable (ssh exit 255): its VMs were retried on the other hosts\n' "$$h" >&2; done; \
-	  awk -F'\t' 'NR > 1 && $$7 == 0 { print $$2 }' "$$STATE/parallel.log" | sort | uniq -c | \
+	  awk -F'\t' 'NR > 1 && $$7 == 255 { n = split($$2, w, " "); print w[n] }' "$$STATE/parallel.log" | sort -u | \
+	    while IFS= read -r h; do printf 'migrate.mk: host %s: lost during the batch (ssh exit 255): its VMs were retried on the other hosts\n' "$$h" >&2; done; \
+	  awk -F'\t' 'NR > 1 && $$7 == 0 { n = split($$2, w, " "); print w[n] }' "$$STATE/parallel.log" | sort | uniq -c | \
 	    while read -r n h; do printf 'migrate.mk: host %s: %s VMs migrated\n' "$$h" "$$n" >&2; done; \
 	fi; \
 	for id in $(IDS); do \
