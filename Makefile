@@ -28,7 +28,7 @@ endif
 PKG_CFLAGS = $(eval PKG_CFLAGS := $$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null))$(PKG_CFLAGS)
 PKG_LIBS   = $(eval PKG_LIBS := $$(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null))$(PKG_LIBS)
 
-ALL_CFLAGS = $(CFLAGS) -D_GNU_SOURCE -DH2K_VERSION='"$(VERSION)"' -Ilib $(PKG_CFLAGS)
+ALL_CFLAGS = $(CFLAGS) -D_GNU_SOURCE -Ilib -I$(OBJ)/gen $(PKG_CFLAGS)
 ifeq ($(WERROR),1)
 ALL_CFLAGS += -Werror
 endif
@@ -45,6 +45,21 @@ OBJ = build/std
 BIN = bin
 endif
 
+# The version, from one place: build-aux/version-gen (the VERSION file of a
+# release tarball, or `git describe` in a checkout).  Evaluated on first
+# use, so that "make deps" works anywhere.  It reaches the C code through a
+# generated header, rewritten only when the version changes, so that only
+# the files that include util/version.h are rebuilt after a commit (its
+# rule is beside install, below).
+VERSION = $(eval VERSION := $$(shell build-aux/version-gen))$(VERSION)
+VERSION_H = $(OBJ)/gen/util/h2k-version.h
+
+
+# Flags a distribution adds to ours (debian/rules passes dpkg-buildflags'
+# hardening and debug-path flags here) rather than replacing them.
+ALL_CFLAGS += $(DISTRO_CPPFLAGS) $(DISTRO_CFLAGS)
+LDFLAGS += $(DISTRO_LDFLAGS)
+
 LIBS = $(OBJ)/libh2k.a $(PKG_LIBS) -lpthread -lm
 
 LIB_SRCS  := $(sort $(shell find lib -name '*.c'))
@@ -53,8 +68,12 @@ PROGRAMS  := $(sort $(notdir $(patsubst %/,%,$(wildcard cmd/*/))))
 PROG_BINS := $(PROGRAMS:%=$(BIN)/%)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test-*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BIN)/tests/%)
+# The scripts users run (the systemd unit scripts/h2k-watch@.service shares
+# their prefix but is not one).
 SCRIPTS   := $(sort $(filter-out %.service,$(wildcard scripts/h2k-*)))
 UNITS     := $(sort $(wildcard scripts/*.service))
+MAKEFILES := $(sort $(wildcard scripts/*.mk))
+DOCS      := README.md
 MANPAGES  := $(sort $(wildcard man/*.1))
 
 # Helper programs that tests need but users do not (test data writers,
@@ -63,8 +82,17 @@ TOOL_DIRS := $(sort $(notdir $(patsubst %/,%,$(wildcard tests/tools/*/))))
 TOOL_BINS := $(TOOL_DIRS:%=$(BIN)/tests/%)
 
 .SECONDARY:
-.PHONY: all check check-layout check-valgrind demo check-programs deps install uninstall clean vcsim
+.PHONY: all check check-layout check-valgrind demo check-programs deps install uninstall clean vcsim dist
 all: $(PROG_BINS) lib/libh2k.a
+
+# The scripts next to the programs in $(BIN), so that one PATH entry runs
+# both (tests and the demo put $(BIN) on PATH).
+SCRIPT_BINS := $(patsubst scripts/%,$(BIN)/%,$(SCRIPTS))
+all: $(SCRIPT_BINS)
+# A new file renamed into place: bash reads a script as it runs it, so one
+# rewritten in place would break a run in progress.
+$(SCRIPT_BINS): $(BIN)/%: scripts/%
+	$(Q)mkdir -p $(@D) && cp -p $< $@.tmp && mv -f $@.tmp $@
 
 # A stable path for the archive, whatever the build variant.
 lib/libh2k.a: $(OBJ)/libh2k.a
@@ -110,6 +138,7 @@ endif
 # The slow tests (guest builds and boots) start first, so that the quick
 # ones run beside them instead of after them.
 SLOW_TESTS = $(wildcard tests/test-guest-fix-*.sh tests/test-virt-define-boot.sh tests/test-virt-define-uefi.sh)
+SLOW_TESTS += $(wildcard tests/test-h2k-migrate-demo.sh tests/test-h2k-migrate-readme.sh)
 TESTS ?= $(SLOW_TESTS) $(filter-out $(SLOW_TESTS),$(wildcard tests/test-*.sh))
 PROVE_JOBS ?= 2
 
@@ -147,8 +176,9 @@ check-valgrind: $(UNIT_BINS)
 
 # A first run for newcomers: builds a VMware snapshot chain, flattens it
 # and checks the result against qemu-img.
-demo: all
-	@PATH=$(CURDIR)/$(BIN):$$PATH sh tests/demo.sh
+# The demo migrates a bootable guest out of the simulator and boots it.
+demo: all $(TOOL_BINS) tests/vcsim/h2k-vcsim
+	@PATH=$(CURDIR)/$(BIN):$$PATH H2K_BIN=$(CURDIR)/$(BIN) bash tests/demo.sh
 
 # Every Debian package the build, the programs and the tests need.
 DEPS = build-essential pkg-config libcurl4-openssl-dev libxml2-dev \
@@ -157,7 +187,9 @@ DEPS = build-essential pkg-config libcurl4-openssl-dev libxml2-dev \
   libvirt-clients libvirt-daemon-driver-qemu golang-go golang-github-vmware-govmomi-dev debootstrap \
   ovmf libhivex-bin fdisk e2fsprogs valgrind curl openssl bzip2 unzip lvm2 \
   time python3 initramfs-tools-core virt-v2v nbdkit libnbd-bin \
-  bash-completion shellcheck inotify-tools parallel openssh-server openssh-client
+  bash-completion shellcheck clang \
+  debhelper dpkg-dev lintian man-db \
+  inotify-tools parallel openssh-server openssh-client
 
 deps:
 	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
@@ -178,16 +210,63 @@ install: all
 	$(if $(MANPAGES),install -m 644 $(MANPAGES) '$(DESTDIR)$(MANDIR)/man1')
 	install -m 644 scripts/bash-completion/h2k '$(DESTDIR)$(COMPLETIONDIR)/h2k'
 	for c in $(COMPLETED); do ln -sf h2k "$(DESTDIR)$(COMPLETIONDIR)/$$c"; done
-	install -d '$(DESTDIR)$(UNITDIR)' '$(DESTDIR)$(DATADIR)'
-	for u in $(UNITS); do sed 's|@BINDIR@|$(BINDIR)|g' "$$u" > "$(DESTDIR)$(UNITDIR)/$${u##*/}" && chmod 644 "$(DESTDIR)$(UNITDIR)/$${u##*/}"; done
-	install -m 644 scripts/migrate.mk '$(DESTDIR)$(DATADIR)/migrate.mk'
+	$(if $(MAKEFILES),install -d '$(DESTDIR)$(DATADIR)' && install -m 644 $(MAKEFILES) '$(DESTDIR)$(DATADIR)')
+	install -d '$(DESTDIR)$(DOCDIR)' && install -m 644 $(DOCS) '$(DESTDIR)$(DOCDIR)'
+	@# A unit names the script it starts by its installed path, whatever
+	@# the unit in the tree says: the prefix is only known here.
+	$(if $(UNITS),install -d '$(DESTDIR)$(SYSTEMDUNITDIR)')
+	for u in $(UNITS); do \
+	  sed -E 's#^(Exec[A-Za-z]*=[-@:+!]*)(/[^ ]*/)?(h2k-[A-Za-z0-9_-]+)#\1$(BINDIR)/\3#' "$$u" > "$(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/}" && \
+	  chmod 644 "$(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/}" || exit 1; \
+	done
 
 uninstall:
 	rm -f $(patsubst %,'$(DESTDIR)$(BINDIR)/%',$(PROGRAMS) $(notdir $(SCRIPTS)))
 	rm -f $(patsubst %,'$(DESTDIR)$(MANDIR)/man1/%',$(notdir $(MANPAGES)))
 	rm -f '$(DESTDIR)$(COMPLETIONDIR)/h2k' $(patsubst %,'$(DESTDIR)$(COMPLETIONDIR)/%',$(COMPLETED))
-	rm -f $(patsubst %,'$(DESTDIR)$(UNITDIR)/%',$(notdir $(UNITS))) '$(DESTDIR)$(DATADIR)/migrate.mk'
-	-rmdir '$(DESTDIR)$(DATADIR)' 2>/dev/null
+	rm -f $(patsubst %,'$(DESTDIR)$(DATADIR)/%',$(notdir $(MAKEFILES)))
+	rm -f $(patsubst %,'$(DESTDIR)$(DOCDIR)/%',$(notdir $(DOCS)))
+	rm -f $(patsubst %,'$(DESTDIR)$(SYSTEMDUNITDIR)/%',$(notdir $(UNITS)))
+	@# Only the directories that are h2k's own.
+	-rmdir '$(DESTDIR)$(DATADIR)' '$(DESTDIR)$(DOCDIR)' 2>/dev/null
+
+# A release tarball, h2k-VERSION.tar.gz in DIST_DIR: the committed tree of
+# HEAD and a VERSION file, from which build-aux/version-gen takes the version
+# when there is no git (make check runs from it; its tree-cleanliness check
+# needs git and is skipped there).
+DIST_DIR ?= .
+DIST_NAME = h2k-$(VERSION)
+dist:
+	@git -C '$(CURDIR)' rev-parse --verify -q HEAD >/dev/null || { echo 'make dist: needs a git checkout' >&2; exit 1; }
+	@test -n '$(VERSION)' || { echo 'make dist: no version: see build-aux/version-gen' >&2; exit 1; }
+	@rm -rf '$(OBJ)/dist' && mkdir -p '$(OBJ)/dist' && echo '$(VERSION)' > '$(OBJ)/dist/VERSION'
+	git -C '$(CURDIR)' archive --format=tar.gz --prefix='$(DIST_NAME)/' \
+	  --add-file='$(CURDIR)/$(OBJ)/dist/VERSION' -o '$(abspath $(DIST_DIR))/$(DIST_NAME).tar.gz' HEAD
+	@echo '$(abspath $(DIST_DIR))/$(DIST_NAME).tar.gz'
 
 clean:
 	rm -rf build bin lib/libh2k.a tests/vcsim/h2k-vcsim
+
+# The version (see the version section at the top) and its header.
+.PHONY: FORCE version
+version:
+	@echo $(VERSION)
+
+$(VERSION_H): FORCE
+	@test -n '$(VERSION)' || { echo 'no version: see build-aux/version-gen' >&2; exit 1; }
+	@mkdir -p $(dir $@); v='#define H2K_VERSION "$(VERSION)"'; \
+	[ "$$(cat $@ 2>/dev/null)" = "$$v" ] || echo "$$v" > $@
+
+# Every object waits for the version header: on a first build there are no
+# .d files yet to say which objects include it.
+ALL_OBJS := $(LIB_OBJS) $(patsubst %.c,$(OBJ)/%.o,$(wildcard cmd/*/*.c tests/unit/test-*.c tests/tools/*/*.c))
+$(ALL_OBJS): | $(VERSION_H)
+
+# Fuzzing (clang's libFuzzer): make fuzz FUZZ_SECONDS=N; see tests/fuzz/fuzz.mk.
+include tests/fuzz/fuzz.mk
+
+# The suite with LOAD_LOOPS busy loops beside it (tests/check-load.sh).
+LOAD_LOOPS ?= 12
+.PHONY: check-load
+check-load:
+	@tests/check-load.sh $(LOAD_LOOPS) $(MAKE) $(if $(TESTS),TESTS='$(TESTS)')

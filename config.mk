@@ -1,13 +1,16 @@
 # h2k build configuration.  Override on the command line:
 #   make PREFIX=/usr DESTDIR=/tmp/stage install
 
-VERSION = 0.1.0
+# The version is not set here: build-aux/version-gen prints it (git describe,
+# or the VERSION file of a release tarball); `make version` shows it.
 PREFIX  = /usr/local
 BINDIR  = $(PREFIX)/bin
 MANDIR  = $(PREFIX)/share/man
 COMPLETIONDIR = $(PREFIX)/share/bash-completion/completions
-UNITDIR = $(PREFIX)/lib/systemd/system
 DATADIR = $(PREFIX)/share/h2k
+DOCDIR  = $(PREFIX)/share/doc/h2k
+# Debian 12 keeps units in /lib/systemd/system (debian/rules says so).
+SYSTEMDUNITDIR = $(PREFIX)/lib/systemd/system
 
 CC      = gcc
 PKG_CONFIG = pkg-config

@@ -1,43 +1,140 @@
-#!/bin/sh
-# make demo: the first thing to run.  Builds a small VMware snapshot chain
-# with qemu-img (a base and two snapshots), flattens it with vmdk-flatten,
-# and checks the result against `qemu-img convert -O raw` of the same chain.
-set -eu
-command -v qemu-img >/dev/null || { echo "demo: qemu-img is missing: run 'make deps'" >&2; exit 1; }
-command -v vmdk-flatten >/dev/null || { echo "demo: vmdk-flatten is not built: run 'make'" >&2; exit 1; }
-dir=$(mktemp -d "${TMPDIR:-/tmp}/h2k-demo.XXXXXX")
-trap 'rm -rf "$dir"' EXIT
-cd "$dir"
+#!/bin/bash
+# make demo: what h2k is for, on the bundled vCenter simulator.
+#
+#   1. a bootable VMware-like Debian 12 guest (tests/guests/, built once and
+#      cached in ~/.cache/h2k-tests/guests: root on /dev/sda1, only VMware
+#      and SATA drivers in its initramfs, its NIC configured as ens192,
+#      open-vm-tools installed)
+#   2. stored as vSphere stores a VM's disk after a snapshot: a flat base
+#      disk plus a snapshot delta (ESX's COWD format) holding the boot loader
+#   3. a simulated vCenter (tests/vcsim) holding the VM "debian12": BIOS,
+#      the chain in its datastore folder, a VMware MAC on a vmxnet3 NIC
+#   4. h2k-migrate debian12: inventory, pull, convert, fix, domain
+#   5. the converted disk booted under qemu on virtio (q35, TCG here): the
+#      guest's own boot line shows root on /dev/vda1 and its NIC up
+#
+# Each step prints the command it runs and how long it took.  Exit status 0
+# when the guest booted as it should, 1 otherwise.  H2K_DEMO_DIR=DIR keeps
+# the work directory (default: a temporary one, removed at the end).
+set -euo pipefail
 
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+bin=${H2K_BIN:-$top/bin}
+PATH=$bin:$PATH
+export PATH H2K_BIN=$bin
+vcsim=${VCSIM_BIN:-$top/tests/vcsim/h2k-vcsim}
+vm=debian12
+mac=00:50:56:9a:0b:1c
+
+fail () { printf 'demo: %s\n' "$*" >&2; exit 1; }
+for c in qemu-system-x86_64 qemu-img jq guestfish; do
+  command -v "$c" >/dev/null || fail "$c is missing: run 'make deps'"
+done
+for c in h2k-migrate vs-ls vs-pull img-convert guest-fix virt-define "$bin/tests/vmdk-gen"; do
+  command -v "$c" >/dev/null || fail "${c##*/} is not built: run 'make all demo'"
+done
+[ -x "$vcsim" ] || fail "the simulator is not built: run 'make vcsim'"
+
+# libguestfs only works with TCG on these machines (docs/guests.md).
+if [ "${H2K_TEST_KVM:-0}" != 1 ]; then
+  export LIBGUESTFS_BACKEND=${LIBGUESTFS_BACKEND:-direct}
+  export LIBGUESTFS_BACKEND_SETTINGS=${LIBGUESTFS_BACKEND_SETTINGS:-force_tcg}
+fi
+
+if [ -n "${H2K_DEMO_DIR:-}" ]; then
+  work=$H2K_DEMO_DIR
+  mkdir -p "$work"
+  keep=1
+else
+  work=$(mktemp -d "${TMPDIR:-/tmp}/h2k-demo.XXXXXX")
+  keep=0
+fi
+sim_pid=
+cleanup ()
+{
+  if [ -n "$sim_pid" ]; then
+    kill "$sim_pid" 2>/dev/null || true
+    wait "$sim_pid" 2>/dev/null || true
+  fi
+  [ "$keep" = 1 ] || rm -rf "$work"
+}
+trap cleanup EXIT
+
+# What the demo says goes to fd 3, the terminal, even while a command's
+# output is redirected to a file.
+exec 3>&1
+demo_start=$EPOCHREALTIME
 say () { printf '\n== %s\n' "$*"; }
-run () { printf '$ %s\n' "$*"; "$@"; }
+took ()
+{
+  awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "   (%.1f s)\n", b - a }' >&3
+}
+# run CMD...: print the command as a shell would read it, run it, time it.
+run ()
+{
+  local t0=$EPOCHREALTIME
+  { printf '$'; printf ' %q' "$@"; printf '\n'; } >&3
+  "$@"
+  took "$t0"
+}
 
-say "1. A 256 MiB base disk with some data, and two snapshots on top"
-run qemu-img create -q -f vmdk web01.vmdk 256M
-run qemu-io -f vmdk -c 'write -P 0xaa 0 4M' -c 'write -P 0xbb 100M 8M' web01.vmdk >/dev/null
-run qemu-img create -q -f vmdk -b web01.vmdk -F vmdk web01-000001.vmdk
-run qemu-io -f vmdk -c 'write -P 0xcc 2M 4M' web01-000001.vmdk >/dev/null
-run qemu-img create -q -f vmdk -b web01-000001.vmdk -F vmdk web01-000002.vmdk
-run qemu-io -f vmdk -c 'write -z 102M 1M' -c 'write -P 0xdd 200M 1M' web01-000002.vmdk >/dev/null
-grep -a -m1 parentFileNameHint web01-000002.vmdk
+# files DIR: each file of DIR with its size and the space it takes (sparse).
+files () { find "$1" -maxdepth 1 -type f ! -name '.*' -printf '   %-28f %12s bytes, %8k KiB on disk\n' | sort; }
 
-say "2. Flatten the chain into one sparse raw disk"
-run vmdk-flatten --verbose web01-000002.vmdk web01.raw
-run ls -ls web01.raw
+say "1. The guest: Debian 12 as VMware runs it (built once, then cached)"
+run "$top/tests/guests/guest.sh" debian-vmware > "$work/guest.path" ||
+  fail "the test guest could not be built (tests/guests/guest.sh debian-vmware; it needs root, debootstrap and a Debian mirror)"
+img=$(cat "$work/guest.path")
+echo "   $img"
 
-say "3. Where the data is (--map, JSON extent lines)"
-run vmdk-flatten --map web01-000002.vmdk
+say "2. Stored as vSphere stores it: a flat base disk and a snapshot delta"
+cache=$(dirname "$img")
+run "$top/tests/guests/vmware-chain.sh" "$img" "$cache/debian-vmware-chain" "$vm" > "$work/leaf.path"
+leaf=$(cat "$work/leaf.path")
+files "$(dirname "$leaf")"
+grep -a -h -e createType -e parentFileNameHint -e ' VMFS' "$leaf" "${leaf%-000001.vmdk}.vmdk" | sed 's/^/   /'
 
-say "4. Check against qemu-img"
-run qemu-img convert -O raw web01-000002.vmdk qemu.raw
-run qemu-img compare -q -f raw -F raw web01.raw qemu.raw
-echo "identical: vmdk-flatten and qemu-img agree"
+say "3. A vCenter holding the VM (the h2k-vcsim simulator, on 127.0.0.1)"
+mkdir -p "$work/vcsim"
+printf '$ h2k-vcsim -vm-disk %q -vm-mac %q ...\n' "$vm=$leaf" "$vm=$mac"
+t0=$EPOCHREALTIME
+TMPDIR=$work/vcsim "$vcsim" -l 127.0.0.1:0 -username demo -password demo-secret \
+  -autostart=false -vm-disk "$vm=$leaf" -vm-mac "$vm=$mac" > "$work/vcsim.env" 2> "$work/vcsim.log" &
+sim_pid=$!
+for _ in $(seq 600); do
+  grep -q '^export VCSIM_PID=' "$work/vcsim.env" 2>/dev/null && break
+  kill -0 "$sim_pid" 2>/dev/null || { cat "$work/vcsim.log" >&2; fail "the simulator exited"; }
+  sleep 0.1
+done
+grep -q '^export VCSIM_PID=' "$work/vcsim.env" || fail "the simulator did not start"
+eval "$(cat "$work/vcsim.env")"
+export GOVC_URL=$VCSIM_URL GOVC_USERNAME GOVC_PASSWORD GOVC_INSECURE=1
+took "$t0"
+run vs-ls --vm "$vm" --chain > "$work/vm.json"
+jq -r '"   \(.name): \(.power_state), \(.firmware), \(.cpus) vCPU, \(.memory_mib) MiB, guest \(.guest_id)",
+       (.disks[] | "   disk \(.label): \(.capacity / 1073741824) GiB on \(.controller), chain \(.chain | map(sub("^\\[[^]]*\\] "; "")) | join(" <- "))"),
+       (.nics[] | "   nic \(.type) \(.mac) on \(.network)"),
+       (.snapshots[] | "   snapshot \(.name)")' "$work/vm.json"
 
-say "5. Streaming to a pipe works too"
-printf '$ vmdk-flatten web01-000002.vmdk - | sha256sum\n'
-a=$(vmdk-flatten web01-000002.vmdk - | sha256sum | cut -d' ' -f1)
-b=$(sha256sum < qemu.raw | cut -d' ' -f1)
-echo "$a"
-[ "$a" = "$b" ] && echo "same as qemu-img's output" || { echo "demo: MISMATCH" >&2; exit 1; }
-echo
-echo "demo: ok"
+say "4. The migration: h2k-migrate $vm"
+run h2k-migrate --out "$work/migrated" "$vm" > /dev/null
+out=$work/migrated/$vm
+files "$out"
+jq -r '.fixes[] | select(.status == "applied") | "   fixed: \(.name)"' "$out/fix-report.json"
+jq -r '"   steps: " + ([.steps[] | "\(.name) \(.seconds) s"] | join(", ")),
+       "   peak scratch space: \(.peak_scratch_bytes / 1048576 | floor) MiB",
+       (.disks[] | "   \(.file): sha256 \(.sha256)")' "$out/migration.json"
+
+say "5. Boot it on KVM's devices: q35, virtio-blk, virtio-net (qemu, TCG here)"
+disk=$out/$vm.qcow2
+[ -f "$disk" ] || fail "$disk: not written"
+run "$top/tests/guests/boot.sh" --format qcow2 --bus virtio --nic virtio \
+  --timeout "${H2K_BOOT_TIMEOUT:-600}" "$disk" "$work/console.log" > "$work/marker" ||
+  { tail -n 20 "$work/console.log" >&2 || true; fail "the migrated guest did not boot"; }
+marker=$(cat "$work/marker")
+echo "   the guest says: $marker"
+case $marker in *"root=/dev/vda1 "*) echo "   root on /dev/vda1" ;; *) fail "root is not on /dev/vda1: $marker" ;; esac
+case $marker in *"up=ens192:up"*) echo "   its NIC is up (as ens192, the name its configuration uses)" ;; *) fail "the NIC is not up: $marker" ;; esac
+
+printf '\ndemo: ok: %s migrated from the simulated vCenter and booted in' "$vm"
+took "$demo_start"

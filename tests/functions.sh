@@ -122,6 +122,16 @@ slow_test ()
   fi
 }
 
+# requires_vmdk_gen: qemu-img and qemu-io, and $gen, the project's own
+# VMDK writer (tests/tools/vmdk-gen) for the forms qemu-img cannot make.
+requires_vmdk_gen ()
+{
+  requires qemu-img --version
+  requires qemu-io --version
+  gen=$H2K_BIN/tests/vmdk-gen
+  [ -x "$gen" ] || skip_all "vmdk-gen not built"
+}
+
 # requires_root: skip unless running as root.
 requires_root ()
 {

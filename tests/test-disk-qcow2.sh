@@ -3,26 +3,10 @@
 # 2 MiB, zlib and zstd compressed clusters, zero clusters, backing chains,
 # and the images it must refuse.
 . "$(dirname "$0")/functions.sh"
-requires qemu-img --version
-requires qemu-io --version
-requires python3 --version
+. "$H2K_TOP/tests/helpers/disk.sh"
 
-cat=$H2K_BIN/tests/bdev-cat
 cd "$tmp"
 
-# compare DESC FILE: bdev-cat and qemu-img give the same bytes.
-compare ()
-{
-  local desc=$1 f=$2
-  rm -f want.raw got.raw
-  if ! qemu-img convert -O raw "$f" want.raw; then
-    fail "$desc: qemu-img convert"; return
-  fi
-  if ! "$cat" "$f" got.raw 2>err; then
-    fail "$desc: bdev-cat failed"; diag "$(cat err)"; return
-  fi
-  same_file "$desc" want.raw got.raw
-}
 
 # A source with random and compressible data, a size that is not a
 # multiple of any cluster size.

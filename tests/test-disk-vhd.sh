@@ -3,11 +3,8 @@
 # samples with their documented hashes, and differencing chains (which
 # qemu-img cannot write: tests/readers/mkvhddiff.py makes them).
 . "$(dirname "$0")/functions.sh"
-requires qemu-img --version
-requires qemu-io --version
-requires python3 --version
+. "$H2K_TOP/tests/helpers/disk.sh"
 
-cat=$H2K_BIN/tests/bdev-cat
 cd "$tmp"
 
 # Some data at awkward places: block boundaries, the last sector.
@@ -19,28 +16,6 @@ fill ()
   qemu-io -f "$fmt" -c "write -P 0x64 $((size / 512 * 512 - 1024)) 512" "$f" >/dev/null
 }
 
-# compare DESC FILE FORMAT: bdev-cat and qemu-img give the same bytes.
-compare ()
-{
-  local desc=$1 f=$2 fmt=$3
-  rm -f want.raw got.raw
-  if ! qemu-img convert -f "$fmt" -O raw "$f" want.raw; then
-    fail "$desc: qemu-img convert"; return
-  fi
-  if ! "$cat" "$f" got.raw 2>err; then
-    fail "$desc: bdev-cat failed"; diag "$(cat err)"; return
-  fi
-  # qemu 7.2 shows one sector more than the footer of a fixed VHD whose
-  # requested size was not a whole CHS geometry (it reads the footer as the
-  # last sector); the footer's own size is what we show.
-  local ws gs
-  ws=$(stat -c %s want.raw) gs=$(stat -c %s got.raw)
-  if [ "$fmt" = vpc ] && [ "$ws" -eq $((gs + 512)) ]; then
-    diag "$desc: qemu-img shows the footer as a last sector; comparing $gs bytes"
-    truncate -s "$gs" want.raw
-  fi
-  same_file "$desc" want.raw got.raw
-}
 
 for sub in dynamic fixed; do
   for opt in "" ",force_size=on"; do

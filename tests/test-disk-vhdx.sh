@@ -5,25 +5,10 @@
 # as qemu-img cannot write them), and the real samples with their
 # documented hashes.
 . "$(dirname "$0")/functions.sh"
-requires qemu-img --version
-requires qemu-io --version
-requires python3 --version
+. "$H2K_TOP/tests/helpers/disk.sh"
 
-cat=$H2K_BIN/tests/bdev-cat
 cd "$tmp"
 
-compare ()
-{
-  local desc=$1 f=$2
-  rm -f want.raw got.raw
-  if ! qemu-img convert -O raw "$f" want.raw; then
-    fail "$desc: qemu-img convert"; return
-  fi
-  if ! "$cat" "$f" got.raw 2>err; then
-    fail "$desc: bdev-cat failed"; diag "$(cat err)"; return
-  fi
-  same_file "$desc" want.raw got.raw
-}
 
 size=$((37 * 1048576 + 4096))
 python3 - "$size" <<'EOF'

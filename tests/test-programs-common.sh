@@ -18,6 +18,11 @@ man_options ()
 
 progs=$(cd "$H2K_TOP/cmd" 2>/dev/null && ls -d */ 2>/dev/null | tr -d /) || true
 [ -n "$progs" ] || skip_all "no programs yet"
+# The scripts answer like the programs (bash completion and tests use it);
+# make all puts them in bin/ next to the programs.
+for s in "$H2K_TOP"/scripts/h2k-*; do
+  [ -f "$s" ] && [ -x "$s" ] && progs="$progs ${s##*/}"
+done
 
 for p in $progs; do
   ok "$p --help exits 0" "$p" --help

@@ -4,19 +4,10 @@
 # and gzip-compressed tar).  Oracles: virt-xml-validate, virsh's test
 # driver, xmllint --xpath for the expected values.
 . "$(dirname "$0")/functions.sh"
-requires virt-xml-validate --version
-requires virsh --version
-requires xmllint --version
+. "$H2K_TOP/tests/helpers/domain.sh"
 requires tar --version
 
 cd "$tmp"
-quiet () { "$@" >/dev/null; }
-xp () { xmllint --xpath "string($2)" "$1"; }
-valid ()
-{
-  ok "$1: virt-xml-validate" quiet virt-xml-validate "$2" domain
-  ok "$1: virsh define (test driver)" quiet virsh -c test:///default define "$2"
-}
 
 # A fake OVMF directory, so that the firmware paths do not depend on what
 # this machine has installed.

@@ -5,19 +5,10 @@
 # kinds skipped, and --print-source output fed back as a record.
 # Oracles: virt-xml-validate, virsh's test driver, xmllint, jq.
 . "$(dirname "$0")/functions.sh"
-requires virt-xml-validate --version
-requires virsh --version
-requires xmllint --version
+. "$H2K_TOP/tests/helpers/domain.sh"
 requires jq --version
 
 cd "$tmp"
-quiet () { "$@" >/dev/null; }
-xp () { xmllint --xpath "string($2)" "$1"; }
-valid ()
-{
-  ok "$1: virt-xml-validate" quiet virt-xml-validate "$2" domain
-  ok "$1: virsh define (test driver)" quiet virsh -c test:///default define "$2"
-}
 qcow2 ()
 {
   if command -v qemu-img >/dev/null; then qemu-img create -q -f qcow2 "$1" 16M

@@ -4,18 +4,11 @@
 # the descriptors' contents) and the domains they give (virt-xml-validate,
 # virsh's test driver).  Skipped when the samples are not there.
 . "$(dirname "$0")/functions.sh"
+. "$H2K_TOP/tests/helpers/domain.sh"
 requires jq --version
-requires virt-xml-validate --version
-requires virsh --version
 [ -d "$H2K_SAMPLES/ovf" ] || skip_all "no samples in $H2K_SAMPLES"
 
 cd "$tmp"
-quiet () { "$@" >/dev/null; }
-valid ()
-{
-  ok "$1: virt-xml-validate" quiet virt-xml-validate "$2" domain
-  ok "$1: virsh define (test driver)" quiet virsh -c test:///default define "$2"
-}
 jqok () { ok "$1" quiet jq -e "$2" "$3"; }
 mkdir out
 

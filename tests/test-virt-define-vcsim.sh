@@ -6,16 +6,13 @@
 # the way vs-pull and img-convert would leave them.  Oracles: vs-ls's own
 # records (jq), virt-xml-validate, virsh's test driver, xmllint.
 . "$(dirname "$0")/functions.sh"
+. "$H2K_TOP/tests/helpers/domain.sh"
 . "$H2K_TOP/tests/vcsim/vcsim.sh"
 requires jq --version
-requires virt-xml-validate --version
-requires virsh --version
-requires xmllint --version
 
 start_vcsim -odd
 export GOVC_INSECURE=1
 cd "$tmp"
-xp () { xmllint --xpath "string($2)" "$1"; }
 mkdir ovmf
 touch ovmf/OVMF_CODE_4M.secboot.fd ovmf/OVMF_VARS_4M.ms.fd ovmf/OVMF_CODE_4M.fd ovmf/OVMF_VARS_4M.fd
 export VIRT_DEFINE_OVMF_DIR=$tmp/ovmf

@@ -4,19 +4,10 @@
 # |XX escapes, a non-UTF-8 .encoding, bios.hddOrder.  Oracles:
 # virt-xml-validate, virsh's test driver, xmllint --xpath, jq.
 . "$(dirname "$0")/functions.sh"
-requires virt-xml-validate --version
-requires virsh --version
-requires xmllint --version
+. "$H2K_TOP/tests/helpers/domain.sh"
 requires jq --version
 
 cd "$tmp"
-quiet () { "$@" >/dev/null; }
-xp () { xmllint --xpath "string($2)" "$1"; }
-valid ()
-{
-  ok "$1: virt-xml-validate" quiet virt-xml-validate "$2" domain
-  ok "$1: virsh define (test driver)" quiet virsh -c test:///default define "$2"
-}
 mkdir ovmf out
 touch ovmf/OVMF_CODE_4M.secboot.fd ovmf/OVMF_VARS_4M.ms.fd ovmf/OVMF_CODE_4M.fd ovmf/OVMF_VARS_4M.fd
 export VIRT_DEFINE_OVMF_DIR=$tmp/ovmf

@@ -3,10 +3,7 @@
 # wrong, no crash (the sanitizer build runs this too), and no OUTPUT or
 # OUTPUT.part left behind.
 . "$(dirname "$0")/functions.sh"
-requires qemu-img --version
-requires qemu-io --version
-gen=$H2K_BIN/tests/vmdk-gen
-[ -x "$gen" ] || skip_all "vmdk-gen not built"
+requires_vmdk_gen
 cd "$tmp"
 
 # poke FILE OFFSET HEXBYTES: overwrite bytes in place.

@@ -6,10 +6,7 @@
 # chain mixing a flat base with COWD and seSparse deltas.  Oracle: the known
 # data always, qemu-img where it reads the form.
 . "$(dirname "$0")/functions.sh"
-requires qemu-img --version
-requires qemu-io --version
-gen=$H2K_BIN/tests/vmdk-gen
-[ -x "$gen" ] || skip_all "vmdk-gen not built"
+requires_vmdk_gen
 cd "$tmp"
 
 io ()

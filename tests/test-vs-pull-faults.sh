@@ -5,9 +5,8 @@
 # bit-identical, or fail with a message naming the file, the range and the
 # server's answer.  Each test reports the faults it survived.
 . "$(dirname "$0")/functions.sh"
-requires python3 --version
+. "$H2K_TOP/tests/helpers/faultserver.sh"
 requires openssl version
-requires curl --version
 
 mkdir -p "$tmp/root" "$tmp/out"
 # Random data with a zero area in the middle (for --skip-zero).
@@ -20,25 +19,6 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/key.pem" \
   -out "$tmp/cert.pem" -days 2 -subj /CN=127.0.0.1 \
   -addext subjectAltName=IP:127.0.0.1 2>/dev/null
 
-fs_pid=
-fs_start ()
-{
-  rm -f "$tmp/fs.out"
-  python3 "$H2K_TOP/tests/faultserver.py" --root "$tmp/root" --lifetime 300 \
-    "$@" > "$tmp/fs.out" 2> "$tmp/fs.err" &
-  fs_pid=$!
-  cleanup_fn kill "$fs_pid"
-  for _ in $(seq 100); do grep -q PORT= "$tmp/fs.out" 2>/dev/null && break; sleep 0.1; done
-  port=$(sed -n 's/PORT=//p' "$tmp/fs.out")
-  [ -n "$port" ]
-}
-fs_stop ()
-{
-  kill "$fs_pid" 2>/dev/null || true
-  wait "$fs_pid" 2>/dev/null || true
-}
-# stats JQ-EXPR: read the server's counters.
-stats () { curl -s${insecure:+k} "$scheme://127.0.0.1:$port/_stats" | jq -r "$1"; }
 
 scheme=http insecure=
 fast=(--retry-wait 0.02 --stall-timeout 2 --chunk-size 1M -v)

@@ -4,27 +4,13 @@
 # file names (the server counts the bytes it sends).  A state that no
 # longer matches the remote file is not trusted.
 . "$(dirname "$0")/functions.sh"
-requires python3 --version
-requires curl --version
-requires jq --version
+. "$H2K_TOP/tests/helpers/faultserver.sh"
 
 mkdir -p "$tmp/root" "$tmp/out"
 size=$((32 * 1024 * 1024))
 head -c "$size" /dev/urandom > "$tmp/root/disk.bin"
 want=$(sha256 "$tmp/root/disk.bin")
 
-fs_start ()
-{
-  rm -f "$tmp/fs.out"
-  python3 "$H2K_TOP/tests/faultserver.py" --root "$tmp/root" --lifetime 300 \
-    "$@" > "$tmp/fs.out" 2> "$tmp/fs.err" &
-  fs_pid=$!
-  cleanup_fn kill "$fs_pid"
-  for _ in $(seq 100); do grep -q PORT= "$tmp/fs.out" 2>/dev/null && break; sleep 0.1; done
-  port=$(sed -n 's/PORT=//p' "$tmp/fs.out")
-  [ -n "$port" ]
-}
-stats () { curl -s "http://127.0.0.1:$port/_stats" | jq -r "$1"; }
 reset () { curl -s "http://127.0.0.1:$port/_reset" >/dev/null; }
 
 # Each connection at 4 MB/s: 4 connections need about 2 s for 32 MiB.

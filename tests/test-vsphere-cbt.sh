@@ -89,6 +89,6 @@ is "changes since /1" "$(areas "$snap2" "$id1" | tr '\n' ' ')" "196608:65536 "
 is "changes since /2 (nothing written since)" "$(areas "$snap2" "${id1%/1}/2" | tr '\n' ' ')" ""
 
 ok "startOffset past the end: InvalidArgument" grep -q 'InvalidArgumentFault' <<<"$(qcda "$snap2" 1048576 '*')"
-ok "an unknown change id: InvalidArgument" grep -q 'invalidProperty>changeId' <<<"$(qcda "$snap2" 0 '52 00/9')"
+ok "an unknown change id: FileFault" grep -q 'FileFaultFault' <<<"$(qcda "$snap2" 0 '52 00/9')"
 ok "an unknown disk: InvalidArgument" grep -q 'invalidProperty>deviceKey' \
   <<<"$(key=12345 qcda "$snap2" 0 '*')"

@@ -165,7 +165,8 @@ gf_mount (struct gf *gf)
     return h2k_seterr ("%s", gerr (gf));
   size_t n = strv_len (mps) / 2;
   /* Pairs (mountpoint, device), parents before children. */
-  qsort (mps, n, 2 * sizeof (char *), by_length);
+  if (n > 1)
+    qsort (mps, n, 2 * sizeof (char *), by_length);
   int r = 0;
   for (size_t i = 0; i < n; i++) {
     const char *mp = mps[2 * i], *dev = mps[2 * i + 1];

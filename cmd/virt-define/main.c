@@ -349,7 +349,8 @@ check_shared_disks (const source_list *sources, const struct vd_map *map)
         refs[k].order = k;
         k++;
       }
-  qsort (refs, k, sizeof *refs, compare_refs);
+  if (k > 1)
+    qsort (refs, k, sizeof *refs, compare_refs);
   for (size_t i = 1; i < k; i++)
     if (strcmp (refs[i - 1].path, refs[i].path) == 0)
       return h2k_seterr ("%s: disk %zu and %s: disk %zu are both %s: give "

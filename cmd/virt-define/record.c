@@ -105,6 +105,16 @@ read_removable (json_object *e, const char *where, struct vd_source *src)
   return vd_source_add_removable (src, type ? type : "cdrom", label);
 }
 
+/* vs-ls's CD-ROM drives: dropped like every removable device, but said. */
+static int
+read_cdrom (json_object *e, const char *where, struct vd_source *src)
+{
+  CLEANUP_FREE char *label = NULL;
+  if (get_string (e, where, "label", &label) == -1)
+    return -1;
+  return vd_source_add_removable (src, "cdrom", label);
+}
+
 /* Each element of ARR must be an object; READ adds it to SRC. */
 static int
 read_each (json_object *arr, const char *where, const char *key,
@@ -132,7 +142,7 @@ vd_read_record (json_object *obj, const char *where)
 {
   struct vd_source *src = vd_source_new ("record");
   CLEANUP_FREE char *firmware = NULL, *uuid = NULL;
-  json_object *disks, *nics, *removable, *v;
+  json_object *disks, *nics, *removable, *cdroms, *v;
 
   if (src == NULL)
     return NULL;
@@ -151,7 +161,8 @@ vd_read_record (json_object *obj, const char *where)
       || get_int (obj, where, "memory_mib", 1, &src->memory_mib) == -1
       || get_array (obj, where, "disks", &disks) == -1
       || get_array (obj, where, "nics", &nics) == -1
-      || get_array (obj, where, "removable", &removable) == -1)
+      || get_array (obj, where, "removable", &removable) == -1
+      || get_array (obj, where, "cdroms", &cdroms) == -1)
     goto err;
 
   if (uuid && (src->uuid = vd_normalize_uuid (uuid)) == NULL)
@@ -178,7 +189,8 @@ vd_read_record (json_object *obj, const char *where)
 
   if (read_each (disks, where, "disks", src, read_disk) == -1
       || read_each (nics, where, "nics", src, read_nic) == -1
-      || read_each (removable, where, "removable", src, read_removable) == -1)
+      || read_each (removable, where, "removable", src, read_removable) == -1
+      || read_each (cdroms, where, "cdroms", src, read_cdrom) == -1)
     goto err;
   return src;
 

@@ -178,9 +178,15 @@ parse_line (struct vmx *v, char *line, unsigned long lineno)
 static int
 convert_encoding (struct vmx *v)
 {
-  const char *enc = get (v, ".encoding");
-  if (enc == NULL || strcasecmp (enc, "UTF-8") == 0 || strcasecmp (enc, "UTF8") == 0)
+  const char *e = get (v, ".encoding");
+  if (e == NULL || strcasecmp (e, "UTF-8") == 0 || strcasecmp (e, "UTF8") == 0)
     return 0;
+  /* A copy: the loop below converts (and frees) the .encoding value too,
+   * and a later message names the encoding (the fuzzer found the use
+   * after free). */
+  CLEANUP_FREE char *enc = strdup (e);
+  if (enc == NULL)
+    return h2k_seterr ("out of memory");
   iconv_t cd = iconv_open ("UTF-8", enc);
   if (cd == (iconv_t) -1)
     return h2k_seterr ("%s: .encoding \"%s\" is not a character set this "
@@ -312,8 +318,11 @@ read_disks (const struct vmx *v, struct vd_source *src)
         goto out;
     }
   }
-  qsort_r (slots.ptr, slots.len, sizeof slots.ptr[0], compare_slots,
-           (void *) get (v, "bios.hddOrder"));
+  /* qsort with a NULL base is undefined even for no element (a VMX
+   * without disks). */
+  if (slots.len > 1)
+    qsort_r (slots.ptr, slots.len, sizeof slots.ptr[0], compare_slots,
+             (void *) get (v, "bios.hddOrder"));
 
   for (size_t i = 0; i < slots.len; i++) {
     const struct slot *s = &slots.ptr[i];
@@ -385,7 +394,8 @@ read_nics (const struct vmx *v, struct vd_source *src)
     if (!dup)
       idx[n++] = (int) e;
   }
-  qsort (idx, n, sizeof idx[0], compare_ints);
+  if (n > 1)
+    qsort (idx, n, sizeof idx[0], compare_ints);
 
   for (size_t i = 0; i < n; i++) {
     int e = idx[i];

@@ -186,6 +186,37 @@ inventory_path (struct ls *ls, const char *name, const char *parent,
   return path;
 }
 
+/* The VM folder PARENT as --folder takes it: the folder names from the
+ * datacenter's vm folder down ("prod/web"), "" for the vm folder itself;
+ * NULL when a folder cannot be read or PARENT is not under DC's vm folder
+ * (a vApp). */
+char *
+vm_folder_path (struct ls *ls, const struct dc *dc, const char *parent)
+{
+  char *path = strdup ("");
+  char *cur = strdup (parent);
+
+  for (int depth = 0; path && cur && strcmp (cur, dc->vm_folder) != 0; depth++) {
+    static const char *const paths[] = { "name", "parent", NULL };
+    struct h2k_moref obj = { "Folder", cur };
+    struct name_result r = { 0 };
+    char *longer = NULL;
+    if (depth < 64
+        && h2k_vs_retrieve (ls->vs, NULL, &obj, 1, obj.type, paths, 0, name_cb, &r) == 0
+        && r.name && r.parent && (r.parent_type == NULL || strcmp (r.parent_type, "Folder") == 0)
+        && asprintf (&longer, "%s%s%s", r.name, *path ? "/" : "", path) == -1)
+      longer = NULL;
+    free (path);
+    path = longer;
+    free (r.name);
+    free (r.parent_type);
+    free (cur);
+    cur = r.parent;
+  }
+  free (cur);
+  return path;
+}
+
 static void
 free_dc (struct dc *d)
 {

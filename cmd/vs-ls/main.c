@@ -155,6 +155,9 @@ main (int argc, char *argv[])
   if (!ls.out)
     h2k_die ("open_memstream: %m");
 
+  ls.glob_seen = calloc (o.vm_globs.len + 1, sizeof *ls.glob_seen);
+  if (!ls.glob_seen)
+    h2k_die ("out of memory");
   ls.vs = h2k_vs_connect (&conn);
   if (!ls.vs)
     h2k_die ("%s", h2k_errmsg ());
@@ -184,16 +187,12 @@ main (int argc, char *argv[])
     h2k_die ("%s: no VM folder '%s'%s", h2k_vs_name (ls.vs), o.folder,
              conn.datacenter ? " in that datacenter" : "");
 
-  /* With --vm NAME (no glob characters) nothing found is an error: the
-   * user named a VM that is not there. */
-  if (is_vm && ls.printed == 0 && o.vm_globs.len > 0) {
-    bool plain = true;
-    for (size_t i = 0; i < o.vm_globs.len; i++)
-      plain &= strpbrk (o.vm_globs.ptr[i], "*?[") == NULL;
-    if (plain)
-      h2k_die ("%s: no VM named '%s'%s", h2k_vs_name (ls.vs), o.vm_globs.ptr[0],
-               o.vm_globs.len > 1 ? " (nor the others given)" : "");
-  }
+  /* A --vm NAME (no glob characters) that no VM is called is an error,
+   * whatever else was asked for and found: the user named a VM that is
+   * not there (a typo in a list of names must not pass unnoticed). */
+  for (size_t i = 0; is_vm && i < o.vm_globs.len; i++)
+    if (!ls.glob_seen[i] && strpbrk (o.vm_globs.ptr[i], "*?[") == NULL)
+      h2k_die ("%s: no VM named '%s'", h2k_vs_name (ls.vs), o.vm_globs.ptr[i]);
 
   if (o.stats)
     fprintf (stderr, "%s: %lu objects, %lu SOAP round trips\n", h2k_program (),
@@ -201,6 +200,7 @@ main (int argc, char *argv[])
 
   free_datacenters (&dcs);
   free_names (&ls);
+  free (ls.glob_seen);
   h2k_vs_close (ls.vs);
   h2k_connopts_free (&conn);
   string_vector_reset (&o.vm_globs);

@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "vs-ls.h"
@@ -15,13 +16,20 @@ static const char *const base_paths[] = {
   "config.hardware.memoryMB", "config.hardware.device",
   "config.changeTrackingEnabled", "config.template",
   "runtime.powerState", "runtime.host", "snapshot",
-  "summary.config.vmPathName", NULL
+  "summary.config.vmPathName",
+  /* What the later steps of a migration need: the description, the boot
+   * order, where the VM sits in the inventory (for selections), and
+   * VMware Tools' state and the guest's addresses (for shutting it down
+   * and quiescing). */
+  "config.annotation", "config.bootOptions.bootOrder", "parent", "resourcePool",
+  "guest.toolsRunningStatus", "guest.toolsStatus", "guest.ipAddress", "guest.net",
+  NULL
 };
 
 /* A server refuses the whole call when one path does not exist in its API
  * version: secure boot is asked for only from 6.5 on, where it appeared. */
 void
-vm_paths (struct ls *ls, const char *paths[static 24])
+vm_paths (struct ls *ls, const char *paths[static 40])
 {
   size_t n = 0;
   for (const char *const *p = base_paths; *p; p++)
@@ -322,8 +330,41 @@ disk_record (struct ls *ls, xmlNode *o, xmlNode *dev, const controller_vector *c
   return d;
 }
 
+/* The PCI slot number VMware gave a device (VMware's "ens192" is the NIC
+ * in slot 192), from its slotInfo. */
+static void
+pci_slot (json_object *rec, xmlNode *dev)
+{
+  child_int (rec, h2k_xml_child (dev, "slotInfo"), "pciSlotNumber", "pci_slot");
+}
+
+/* The guest's addresses on the NIC with this MAC (guest.net, from VMware
+ * Tools), or NULL. */
 static json_object *
-nic_record (struct ls *ls, xmlNode *dev, const char *kind)
+guest_ips (xmlNode *guest_net, const char *mac)
+{
+  json_object *ips = NULL;
+  for (xmlNode *g = guest_net ? h2k_xml_child (guest_net, NULL) : NULL; g; g = h2k_xml_next (g, NULL)) {
+    char *m = h2k_xml_child_text (g, "macAddress");
+    bool same = m && (mac == NULL || strcasecmp (m, mac) == 0);
+    free (m);
+    if (!same)
+      continue;
+    for (xmlNode *a = h2k_xml_child (g, "ipAddress"); a; a = h2k_xml_next (a, "ipAddress")) {
+      char *ip = h2k_xml_text (a);
+      if (ip && *ip) {
+        if (!ips)
+          ips = json_object_new_array ();
+        json_object_array_add (ips, json_object_new_string (ip));
+      }
+      free (ip);
+    }
+  }
+  return ips;
+}
+
+static json_object *
+nic_record (struct ls *ls, xmlNode *o, xmlNode *dev, const char *kind)
 {
   json_object *n = json_object_new_object ();
   xmlNode *backing = h2k_xml_child (dev, "backing");
@@ -352,7 +393,74 @@ nic_record (struct ls *ls, xmlNode *dev, const char *kind)
 
   xmlNode *conn = h2k_xml_child (dev, "connectable");
   child_bool (n, conn, "startConnected", "start_connected");
+  pci_slot (n, dev);
+  char *mac = h2k_xml_child_text (dev, "macAddress");
+  json_object *ips = mac ? guest_ips (h2k_vs_prop (o, "guest.net"), mac) : NULL;
+  if (ips)
+    json_object_object_add (n, "guest_ips", ips);
+  free (mac);
   return n;
+}
+
+/* A CD-ROM drive: what is in it (an ISO on a datastore, the host's
+ * drive, the client's), so that a migration can say what it leaves out. */
+static json_object *
+cdrom_record (xmlNode *dev, const controller_vector *ctrls)
+{
+  static const char *const backings[][2] = {
+    { "VirtualCdromIsoBackingInfo", "iso" },
+    { "VirtualCdromAtapiBackingInfo", "host" },
+    { "VirtualCdromPassthroughBackingInfo", "passthrough" },
+    { "VirtualCdromRemoteAtapiBackingInfo", "client" },
+    { "VirtualCdromRemotePassthroughBackingInfo", "client" },
+    { NULL, NULL }
+  };
+  json_object *c = json_object_new_object ();
+  xmlNode *backing = h2k_xml_child (dev, "backing");
+  int64_t ckey;
+  child_int (c, dev, "key", "key");
+  child_str (c, h2k_xml_child (dev, "deviceInfo"), "label", "label");
+  if (h2k_xml_child_int64 (dev, "controllerKey", &ckey))
+    for (size_t i = 0; i < ctrls->len; i++)
+      if (ctrls->ptr[i].key == ckey) {
+        set_str (c, "controller", ctrls->ptr[i].kind);
+        json_object_object_add (c, "bus", json_object_new_int64 (ctrls->ptr[i].bus));
+      }
+  child_int (c, dev, "unitNumber", "unit");
+  char *btype = h2k_xml_type (backing);
+  set_str (c, "backing", short_name (btype, backings));
+  free (btype);
+  /* The ISO's datastore path; a host or client drive's device name says
+   * nothing a migration can use (and the simulator makes it random). */
+  child_str (c, backing, "fileName", "file");
+  xmlNode *conn = h2k_xml_child (dev, "connectable");
+  child_bool (c, conn, "startConnected", "start_connected");
+  child_bool (c, conn, "connected", "connected");
+  return c;
+}
+
+/* config.bootOptions.bootOrder: the devices the firmware tries, in order
+ * (an empty or missing list leaves the order to the firmware). */
+static json_object *
+boot_order (xmlNode *order)
+{
+  static const char *const kinds[][2] = {
+    { "VirtualMachineBootOptionsBootableDiskDevice", "disk" },
+    { "VirtualMachineBootOptionsBootableCdromDevice", "cdrom" },
+    { "VirtualMachineBootOptionsBootableEthernetDevice", "ethernet" },
+    { "VirtualMachineBootOptionsBootableFloppyDevice", "floppy" },
+    { NULL, NULL }
+  };
+  json_object *list = json_object_new_array ();
+  for (xmlNode *b = order ? h2k_xml_child (order, NULL) : NULL; b; b = h2k_xml_next (b, NULL)) {
+    json_object *e = json_object_new_object ();
+    char *t = h2k_xml_type (b);
+    set_str (e, "type", short_name (t, kinds));
+    free (t);
+    child_int (e, b, "deviceKey", "key");
+    json_object_array_add (list, e);
+  }
+  return list;
 }
 
 static void
@@ -409,6 +517,31 @@ vm_record (struct ls *ls, const struct dc *dc, const char *moref, xmlNode *o)
   prop_bool (rec, o, "config.changeTrackingEnabled", "cbt");
   prop_bool (rec, o, "config.template", "template");
   prop_str (rec, o, "summary.config.vmPathName", "vmx");
+  prop_str (rec, o, "config.annotation", "annotation");
+
+  xmlNode *parent = h2k_vs_prop (o, "parent");
+  if (parent) {
+    char *pm = h2k_xml_text (parent);
+    char *path = pm ? vm_folder_path (ls, dc, pm) : NULL;
+    set_str (rec, "folder", path);
+    free (path);
+    free (pm);
+  }
+  xmlNode *pool = h2k_vs_prop (o, "resourcePool");
+  if (pool) {
+    char *pm = h2k_xml_text (pool);
+    set_str (rec, "resource_pool", pm ? name_of (ls, "ResourcePool", pm) : NULL);
+    free (pm);
+  }
+  prop_str (rec, o, "guest.toolsRunningStatus", "tools_running");
+  prop_str (rec, o, "guest.toolsStatus", "tools_status");
+  prop_str (rec, o, "guest.ipAddress", "guest_ip");
+  json_object *ips = guest_ips (h2k_vs_prop (o, "guest.net"), NULL);
+  if (ips)
+    json_object_object_add (rec, "guest_ips", ips);
+  xmlNode *order = h2k_vs_prop (o, "config.bootOptions.bootOrder");
+  if (order)
+    json_object_object_add (rec, "boot_order", boot_order (order));
 
   /* Devices: controllers first, so that disks can name theirs. */
   xmlNode *devs = h2k_vs_prop (o, "config.hardware.device");
@@ -425,23 +558,28 @@ vm_record (struct ls *ls, const struct dc *dc, const char *moref, xmlNode *o)
   }
   json_object *disks = json_object_new_array ();
   json_object *nics = json_object_new_array ();
+  json_object *cdroms = json_object_new_array ();
   for (xmlNode *d = devs ? h2k_xml_child (devs, NULL) : NULL; d; d = h2k_xml_next (d, NULL)) {
     char *type = h2k_xml_type (d);
     const char *nic = short_name (type, nic_types);
     if (type && strcmp (type, "VirtualDisk") == 0)
       json_object_array_add (disks, disk_record (ls, o, d, &ctrls));
+    else if (type && strcmp (type, "VirtualCdrom") == 0)
+      json_object_array_add (cdroms, cdrom_record (d, &ctrls));
     else if (nic)
-      json_object_array_add (nics, nic_record (ls, d, nic));
+      json_object_array_add (nics, nic_record (ls, o, d, nic));
     free (type);
   }
   controller_vector_reset (&ctrls);
   if (devs) {
     json_object_object_add (rec, "disks", disks);
     json_object_object_add (rec, "nics", nics);
+    json_object_object_add (rec, "cdroms", cdroms);
   }
   else {
     json_object_put (disks);
     json_object_put (nics);
+    json_object_put (cdroms);
   }
 
   xmlNode *snap = h2k_vs_prop (o, "snapshot");

@@ -23,7 +23,9 @@ cmp_str (const void *a, const void *b)
 static bool
 in_set (const string_vector *set, const char *v)
 {
-  return bsearch (&v, set->ptr, set->len, sizeof (char *), cmp_str) != NULL;
+  /* bsearch with a NULL base is undefined even for no element. */
+  return set->len > 0
+    && bsearch (&v, set->ptr, set->len, sizeof (char *), cmp_str) != NULL;
 }
 
 static void
@@ -101,15 +103,20 @@ struct pass {
   string_vector *matched;         /* first pass: VMs that passed */
 };
 
+/* Whether NAME passes --vm; every --vm it matches is marked seen, so that
+ * a plain name no VM has can be reported whatever else matched. */
 static bool
-name_passes (const struct ls_opts *o, const char *name)
+name_passes (struct ls *ls, const char *name)
 {
-  if (o->vm_globs.len == 0)
-    return true;
+  const struct ls_opts *o = ls->o;
+  bool pass = o->vm_globs.len == 0;
   for (size_t i = 0; i < o->vm_globs.len; i++)
-    if (name && glob_match (o->vm_globs.ptr[i], name))
-      return true;
-  return false;
+    if (name && glob_match (o->vm_globs.ptr[i], name)) {
+      pass = true;
+      if (ls->glob_seen)
+        ls->glob_seen[i] = true;
+    }
+  return pass;
 }
 
 static int
@@ -118,12 +125,12 @@ filter_cb (void *opaque, const char *type, const char *moref, xmlNode *o)
   struct pass *p = opaque;
   const struct ls_opts *opt = p->ls->o;
 
-  if (p->vms && !in_set (p->vms, moref))
-    return 0;
   xmlNode *n = h2k_vs_prop (o, "name");
   char *name = n ? h2k_xml_text (n) : NULL;
-  bool pass = name_passes (opt, name);
+  bool pass = name_passes (p->ls, name);
   free (name);
+  if (pass && p->vms && !in_set (p->vms, moref))
+    return 0;
   if (pass && opt->power_state) {
     xmlNode *ps = h2k_vs_prop (o, "runtime.powerState");
     char *s = ps ? h2k_xml_text (ps) : NULL;
@@ -190,7 +197,7 @@ int
 list_vms (struct ls *ls, const struct dc *dc)
 {
   const struct ls_opts *o = ls->o;
-  const char *paths[24];
+  const char *paths[40];
   vm_paths (ls, paths);
   string_vector hosts = { 0 }, ds_vms = { 0 }, matched = { 0 };
   char *folder = container (ls, dc);
@@ -217,7 +224,8 @@ list_vms (struct ls *ls, const struct dc *dc)
       if (collect (ls, dc->host_folder, "ClusterComputeResource", o->cluster,
                    "host", &cluster_hosts, &n) == -1)
         goto out;
-      qsort (cluster_hosts.ptr, cluster_hosts.len, sizeof (char *), cmp_str);
+      if (cluster_hosts.len > 1)
+        qsort (cluster_hosts.ptr, cluster_hosts.len, sizeof (char *), cmp_str);
     }
     if (o->host) {
       string_vector named = { 0 };
@@ -237,7 +245,8 @@ list_vms (struct ls *ls, const struct dc *dc)
     }
     else
       hosts = cluster_hosts;
-    qsort (hosts.ptr, hosts.len, sizeof (char *), cmp_str);
+    if (hosts.len > 1)
+      qsort (hosts.ptr, hosts.len, sizeof (char *), cmp_str);
   }
 
   /* VMs allowed by --datastore: the datastores' own VM lists. */
@@ -245,7 +254,8 @@ list_vms (struct ls *ls, const struct dc *dc)
     if (collect (ls, dc->datastore_folder, "Datastore", o->datastore, "vm",
                  &ds_vms, NULL) == -1)
       goto out;
-    qsort (ds_vms.ptr, ds_vms.len, sizeof (char *), cmp_str);
+    if (ds_vms.len > 1)
+      qsort (ds_vms.ptr, ds_vms.len, sizeof (char *), cmp_str);
   }
 
   static const char *const types[] = { "VirtualMachine", NULL };

@@ -53,6 +53,7 @@ struct ls {
   name_vector names;
   unsigned long printed;
   bool folder_found;             /* --folder named a folder somewhere */
+  bool *glob_seen;               /* per --vm: some VM's name matched it */
 };
 
 /* inventory.c */
@@ -64,6 +65,7 @@ void free_names (struct ls *ls);
 bool glob_match (const char *pattern, const char *name);
 int emit (struct ls *ls, json_object *rec);
 void destroy_view (struct ls *ls, char *view, int status);
+char *vm_folder_path (struct ls *ls, const struct dc *dc, const char *parent);
 
 /* vms.c */
 int list_vms (struct ls *ls, const struct dc *dc);
@@ -75,7 +77,7 @@ int list_networks (struct ls *ls, const struct dc *dc);
 int print_datacenter (struct ls *ls, const struct dc *dc);
 
 /* record.c: the VM record from a VirtualMachine's properties. */
-void vm_paths (struct ls *ls, const char *paths[static 24]);
+void vm_paths (struct ls *ls, const char *paths[static 40]);
 json_object *vm_record (struct ls *ls, const struct dc *dc, const char *moref,
                         xmlNode *objects);
 int prefetch_page (struct ls *ls, xmlNode *returnval);

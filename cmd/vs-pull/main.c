@@ -462,8 +462,6 @@ main (int argc, char *argv[])
   char **srcs = argv + optind;
 
   check_request (&p, srcs, nsrc);
-  if (p.dir && mkdir (p.dir, 0755) == -1 && errno != EEXIST)
-    h2k_die ("%s: %m", p.dir);
 
   start_engine (&p);
 

@@ -158,6 +158,30 @@ zero_gaps (struct h2k_http_job *job)
   return 0;
 }
 
+/* Create --dir DIR and the VM's directory under it when the first file is
+ * about to be written there, not before: a pull that fails to connect or
+ * to find its first file leaves nothing behind. */
+static int
+make_output_dirs (struct pull *p, const char *path)
+{
+  if (p->dir == NULL)
+    return 0;
+  size_t n = strlen (p->dir);
+  if (strncmp (path, p->dir, n) != 0 || path[n] != '/')
+    return 0;
+  if (mkdir (p->dir, 0755) == -1 && errno != EEXIST)
+    return h2k_seterr ("%s: %m", p->dir);
+  const char *last = strrchr (path + n + 1, '/');
+  if (last == NULL)
+    return 0;
+  CLEANUP_FREE char *sub = strndup (path, last - path);
+  if (sub == NULL)
+    return h2k_seterr ("out of memory");
+  if (mkdir (sub, 0755) == -1 && errno != EEXIST)
+    return h2k_seterr ("%s: %m", sub);
+  return 0;
+}
+
 int
 pull_files (struct pull *p, struct h2k_http_job **jobs, size_t njobs,
             char **paths, const char **expect, const struct zero_plan *plans)
@@ -201,7 +225,8 @@ pull_files (struct pull *p, struct h2k_http_job **jobs, size_t njobs,
     /* The data plane hashes what it fetches, in order; a file fetched in
      * areas is hashed from the disk afterwards instead. */
     job->want_sha256 = (p->sha256 || (expect && expect[i])) && !in_areas[i];
-    if (h2k_http_resume_open (job, paths[i]) == -1)
+    if (make_output_dirs (p, paths[i]) == -1
+        || h2k_http_resume_open (job, paths[i]) == -1)
       goto out;
     if (in_areas[i] && !job->fresh && zero_gaps (job) == -1)
       goto out;

@@ -52,6 +52,28 @@ files_free (file_vector *fv)
   file_vector_reset (fv);
 }
 
+/* The length of the UTF-8 character at P (at most N bytes): 1 for ASCII,
+ * 2 to 4 for a valid multi-byte character, 0 for an invalid sequence
+ * (a stray continuation byte, an overlong form, a surrogate, or beyond
+ * U+10FFFF). */
+static size_t
+utf8_length (const unsigned char *p, size_t n)
+{
+  if (p[0] < 0x80)
+    return 1;
+  size_t len = p[0] >= 0xc2 && p[0] <= 0xdf ? 2
+    : p[0] >= 0xe0 && p[0] <= 0xef ? 3 : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : 0;
+  if (len == 0 || len > n)
+    return 0;
+  for (size_t k = 1; k < len; k++)
+    if ((p[k] & 0xc0) != 0x80)
+      return 0;
+  if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f)
+      || (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] > 0x8f))
+    return 0;
+  return len;
+}
+
 /* A VM name made safe as one directory name: no '/', no control
  * characters, not starting with '.', so "../../x" stays inside DIR. */
 static char *
@@ -70,7 +92,16 @@ sanitize_name (const char *name)
     *w++ = '_';
   for (size_t i = 0; i < n; i++) {
     unsigned char c = name[i];
-    *w++ = (c == '/' || c == '\\' || c < 0x20 || c == 0x7f) ? '_' : c;
+    size_t len = utf8_length ((const unsigned char *) name + i, n - i);
+    if (len > 1) {
+      memcpy (w, name + i, len);    /* a whole, valid UTF-8 character */
+      w += len;
+      i += len - 1;
+      continue;
+    }
+    /* Invalid UTF-8 becomes '_' too: the path goes into a JSON record,
+     * which must stay valid UTF-8. */
+    *w++ = (len == 0 || c == '/' || c == '\\' || c < 0x20 || c == 0x7f) ? '_' : c;
   }
   *w = '\0';
   return out;
@@ -524,10 +555,6 @@ pull_vm (struct pull *p, json_object *rec, const char *where)
     h2k_seterr_prefix ("%s: VM %s", where, name);
     files_free (&fv);
     return -1;
-  }
-  if (mkdir (vmdir, 0755) == -1 && errno != EEXIST) {
-    h2k_seterr ("%s: %m", vmdir);
-    goto out;
   }
   ssize_t nchain = p->skip_zero ? defer_data_files (&fv, disks, ndisks)
     : (ssize_t) fv.len;

@@ -275,6 +275,13 @@ direct_explain (struct pull *p)
                 t->name, t->seen_sha1, t->authority, t->seen_sha1);
     said = true;
   }
+  /* The hosts are known to vCenter by names that often resolve only
+   * inside the data centre. */
+  if (p->direct && strstr (h2k_errmsg (), "Could not resolve host")) {
+    h2k_warn ("--direct: a host's name does not resolve here: give "
+              "--connect-to NAME:443:ADDRESS:443 for each host (see --help)");
+    said = true;
+  }
   return said;
 }
 

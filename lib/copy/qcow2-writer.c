@@ -159,20 +159,30 @@ rb_put (unsigned char *rb, uint64_t rbe, uint64_t cluster, unsigned v)
   p[1] = v & 0xff;
 }
 
+/* Make the table *TABLE (of *CAP entries) hold index I: it grows by
+ * doubling, new entries zero. */
+static int
+table_reserve (uint64_t **table, size_t *cap, uint64_t i)
+{
+  if (i < *cap)
+    return 0;
+  size_t ncap = *cap ? *cap * 2 : 64;
+  while (ncap <= i)
+    ncap *= 2;
+  uint64_t *p = realloc (*table, ncap * sizeof *p);
+  if (p == NULL)
+    return h2k_seterr ("out of memory");
+  memset (p + *cap, 0, (ncap - *cap) * sizeof *p);
+  *table = p;
+  *cap = ncap;
+  return 0;
+}
+
 static int
 reftable_set (struct qw *w, uint64_t block, uint64_t host)
 {
-  if (block >= w->reftable_cap) {
-    size_t ncap = w->reftable_cap ? w->reftable_cap * 2 : 64;
-    while (ncap <= block)
-      ncap *= 2;
-    uint64_t *p = realloc (w->reftable, ncap * sizeof *p);
-    if (p == NULL)
-      return h2k_seterr ("out of memory");
-    memset (p + w->reftable_cap, 0, (ncap - w->reftable_cap) * sizeof *p);
-    w->reftable = p;
-    w->reftable_cap = ncap;
-  }
+  if (table_reserve (&w->reftable, &w->reftable_cap, block) == -1)
+    return -1;
   w->reftable[block] = host;
   return 0;
 }
@@ -204,17 +214,8 @@ alloc_cluster (struct qw *w, unsigned refs)
 static int
 l1_set (struct qw *w, uint64_t t, uint64_t entry)
 {
-  if (t >= w->l1_cap) {
-    size_t ncap = w->l1_cap ? w->l1_cap * 2 : 64;
-    while (ncap <= t)
-      ncap *= 2;
-    uint64_t *p = realloc (w->l1, ncap * sizeof *p);
-    if (p == NULL)
-      return h2k_seterr ("out of memory");
-    memset (p + w->l1_cap, 0, (ncap - w->l1_cap) * sizeof *p);
-    w->l1 = p;
-    w->l1_cap = ncap;
-  }
+  if (table_reserve (&w->l1, &w->l1_cap, t) == -1)
+    return -1;
   w->l1[t] = entry;
   if (t + 1 > w->l1_len)
     w->l1_len = t + 1;

@@ -24,13 +24,26 @@ struct rw {
   unsigned char *zeros;
 };
 
+/* Writes go out in pieces of at most this size: one large write into the
+ * page cache was measured to be much slower than the same bytes in 256 KiB
+ * pieces (dirty-page throttling hits a big write as a whole), as qemu-img
+ * finds with its own small buffers. */
+#define RAW_WRITE_MAX (256u << 10)
+
 static int
 put (struct rw *w, const void *buf, size_t len, uint64_t off)
 {
-  int r = w->seekable ? h2k_pwrite_full (w->fd, buf, len, off)
-    : h2k_write_full (w->fd, buf, len);
-  if (r == -1)
-    return h2k_seterr ("%s: write: %m", w->name);
+  const char *p = buf;
+  while (len > 0) {
+    size_t n = len < RAW_WRITE_MAX ? len : RAW_WRITE_MAX;
+    int r = w->seekable ? h2k_pwrite_full (w->fd, p, n, off)
+      : h2k_write_full (w->fd, p, n);
+    if (r == -1)
+      return h2k_seterr ("%s: write: %m", w->name);
+    p += n;
+    off += n;
+    len -= n;
+  }
   return 0;
 }
 

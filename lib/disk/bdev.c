@@ -399,3 +399,14 @@ h2k_path_relative_to (const char *base, const char *name)
     h2k_seterr ("out of memory");
   return r;
 }
+
+int
+h2k_parent_same_format (const struct h2k_bdev *child,
+                        const struct h2k_bdev *parent,
+                        const struct h2k_bdev_ops *ops, const char *what)
+{
+  if (parent->ops == ops)
+    return 0;
+  return h2k_seterr ("%s: parent %s is not a %s (it reads as %s)",
+                     child->path, parent->path, what, parent->ops->name);
+}

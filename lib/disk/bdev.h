@@ -168,6 +168,11 @@ int h2k_extent_iter_next (struct h2k_extent_iter *it, struct h2k_extent *out);
 void h2k_extent_iter_reset (struct h2k_extent_iter *it);
 
 /* Helpers for drivers. */
+/* For check_parent: 0 when PARENT was opened by OPS (the child's own
+ * driver), else -1 with "CHILD: parent P is not a WHAT (it reads as ...)". */
+int h2k_parent_same_format (const struct h2k_bdev *child,
+                            const struct h2k_bdev *parent,
+                            const struct h2k_bdev_ops *ops, const char *what);
 int h2k_bdev_add_extent (struct h2k_extent_vector *out, uint64_t offset,
                          uint64_t length, enum h2k_extent_type type);
 /* Append to OUT the extents of guest range [GOFF, GOFF+LEN), stored at

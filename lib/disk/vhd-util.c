@@ -121,7 +121,8 @@ cmp_range (const void *a, const void *b)
 long
 h2k_find_overlap (struct h2k_file_range *ranges, size_t n)
 {
-  qsort (ranges, n, sizeof *ranges, cmp_range);
+  if (n > 1)
+    qsort (ranges, n, sizeof *ranges, cmp_range);
   for (size_t i = 1; i < n; i++)
     if (ranges[i].start < ranges[i - 1].end)
       return (long) i;

@@ -593,9 +593,8 @@ vhd_check_parent (struct h2k_bdev *child, struct h2k_bdev *parent,
 
   if (flags & H2K_OPEN_IGNORE_PARENT_ID)
     return 0;
-  if (parent->ops != &h2k_vhd_ops)
-    return h2k_seterr ("%s: parent %s is a %s image, not a VHD",
-                       child->path, parent->path, parent->ops->name);
+  if (h2k_parent_same_format (child, parent, &h2k_vhd_ops, "VHD") == -1)
+    return -1;
   struct vhd *p = parent->data;
   if (memcmp (c->parent_uuid, p->uuid, 16) != 0) {
     format_uuid (want, c->parent_uuid);

@@ -732,9 +732,8 @@ vhdx_check_parent (struct h2k_bdev *child, struct h2k_bdev *parent,
 
   if (flags & H2K_OPEN_IGNORE_PARENT_ID)
     return 0;
-  if (parent->ops != &h2k_vhdx_ops)
-    return h2k_seterr ("%s: parent %s is a %s image, not a VHDX",
-                       child->path, parent->path, parent->ops->name);
+  if (h2k_parent_same_format (child, parent, &h2k_vhdx_ops, "VHDX") == -1)
+    return -1;
   struct vhdx *p = parent->data;
   if (p->sector_size != c->sector_size)
     return h2k_seterr ("%s: parent %s has %" PRIu32 "-byte logical sectors, the child %" PRIu32,

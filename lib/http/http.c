@@ -22,6 +22,7 @@
 #include "util/die.h"
 #include "http.h"
 #include "http-private.h"
+#include "util/version.h"
 #include "util/xio.h"
 
 #define WBUF_SIZE (256 * 1024)
@@ -539,10 +540,17 @@ copy_value (char *dst, size_t dstlen, const char *v, const char *end)
 }
 
 size_t
-h2k_http_header_cb (char *buf, size_t size, size_t nitems, void *opaque)
+h2k_http_header_cb (char *raw, size_t size, size_t nitems, void *opaque)
 {
   struct h2k_http_req *r = opaque;
-  size_t len = size * nitems;
+  size_t rawlen = size * nitems;
+  /* libcurl does not NUL-terminate a header line, and strtol, atof and
+   * strncasecmp read to a NUL: parse a terminated copy (a line longer than
+   * any header we read is cut; the fuzzer found the overread). */
+  char buf[4096];
+  size_t len = rawlen < sizeof buf - 1 ? rawlen : sizeof buf - 1;
+  memcpy (buf, raw, len);
+  buf[len] = '\0';
   const char *end = buf + len, *v;
 
   if (len > 5 && strncmp (buf, "HTTP/", 5) == 0) {
@@ -584,7 +592,7 @@ h2k_http_header_cb (char *buf, size_t size, size_t nitems, void *opaque)
     copy_value (r->etag, sizeof r->etag, v, end);
   else if (header_is (buf, len, "Last-Modified", &v))
     copy_value (r->lastmod, sizeof r->lastmod, v, end);
-  return len;
+  return rawlen;
 }
 
 static void
@@ -931,11 +939,13 @@ retryable (struct h2k_http_req *r, CURLcode res)
     return true;
   case CURLE_COULDNT_CONNECT: case CURLE_RECV_ERROR: case CURLE_SEND_ERROR:
   case CURLE_GOT_NOTHING: case CURLE_SSL_CONNECT_ERROR: case CURLE_HTTP2:
-  case CURLE_HTTP2_STREAM: case CURLE_COULDNT_RESOLVE_HOST:
-  case CURLE_WEIRD_SERVER_REPLY:
+  case CURLE_HTTP2_STREAM: case CURLE_WEIRD_SERVER_REPLY:
     count_fault (r, f_conn);
     return true;
   default:
+    /* Including CURLE_COULDNT_RESOLVE_HOST: a name that does not resolve
+     * here (an ESXi host's, with --direct) does not start resolving after
+     * ten backoffs; the caller says what to do instead. */
     return false;
   }
   if (r->status == 429) {

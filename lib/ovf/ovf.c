@@ -7,6 +7,7 @@
 
 #include "ovf.h"
 #include "util/die.h"
+#include "util/xmlread.h"
 
 static bool
 ns_is (const xmlNode *n, const char *href)
@@ -28,21 +29,10 @@ h2k_ovf_parse (const char *buf, size_t len, const char *name,
   o->name = name;
   if (len > INT32_MAX)
     return h2k_seterr ("%s: too large for an OVF descriptor", name);
-  /* No network access, no entity expansion (XXE), errors kept for our
-   * own message rather than printed by libxml2. */
-  xmlResetLastError ();
-  o->doc = xmlReadMemory (buf, (int) len, name, NULL,
-                          XML_PARSE_NONET | XML_PARSE_NOERROR
-                          | XML_PARSE_NOWARNING);
-  if (o->doc == NULL) {
-    const xmlError *e = xmlGetLastError ();
-    const char *msg = e && e->message ? e->message : "cannot parse";
-    size_t l = strlen (msg);
-    while (l > 0 && (msg[l - 1] == '\n' || msg[l - 1] == ' '))
-      l--;
-    return h2k_seterr ("%s: malformed XML: line %d: %.*s", name,
-                       e ? e->line : 0, (int) l, msg);
-  }
+  /* No DTD, no network access, no entity expansion (util/xmlread.h). */
+  o->doc = h2k_xml_read (buf, len, name);
+  if (o->doc == NULL)
+    return -1;
   o->envelope = xmlDocGetRootElement (o->doc);
   if (o->envelope == NULL || !is_elem (o->envelope, "Envelope")
       || !(ns_is (o->envelope, H2K_OVF_NS1) || ns_is (o->envelope, H2K_OVF_NS2))) {

@@ -38,7 +38,25 @@ vmessage (const char *fmt, va_list ap)
   char line[2048];
   int n = snprintf (line, sizeof line, "%s: ", program);
   vsnprintf (line + n, sizeof line - n, fmt, ap);
-  fprintf (stderr, "%s\n", line);
+  /* A message is one line whatever it quotes: a VM, file or server name
+   * with a line break or a terminal escape in it is shown escaped, so it
+   * can neither forge a second message nor drive the terminal. */
+  char out[4 * sizeof line];
+  size_t o = 0;
+  for (const unsigned char *p = (const unsigned char *) line; *p; p++) {
+    if (*p >= 0x20 && *p != 0x7f)
+      out[o++] = *p;
+    else if (*p == '\n')
+      o += snprintf (out + o, sizeof out - o, "\\n");
+    else if (*p == '\r')
+      o += snprintf (out + o, sizeof out - o, "\\r");
+    else if (*p == '\t')
+      out[o++] = ' ';
+    else
+      o += snprintf (out + o, sizeof out - o, "\\x%02x", *p);
+  }
+  out[o] = '\0';
+  fprintf (stderr, "%s\n", out);
 }
 
 void
@@ -82,10 +100,16 @@ h2k_warn (const char *fmt, ...)
 int
 h2k_seterr (const char *fmt, ...)
 {
+  /* Formatted aside and then copied, so that an argument that is the
+   * current message (h2k_errmsg ()) is read before it is overwritten:
+   * "h2k_seterr ("%s: %s", x, h2k_errmsg ())" is as safe as
+   * h2k_seterr_prefix, not undefined behaviour. */
+  char line[sizeof errbuf];
   va_list ap;
   va_start (ap, fmt);
-  vsnprintf (errbuf, sizeof errbuf, fmt, ap);
+  vsnprintf (line, sizeof line, fmt, ap);
   va_end (ap);
+  memcpy (errbuf, line, sizeof errbuf);
   errcode = 0;
   return -1;
 }

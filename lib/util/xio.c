@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -6,12 +7,16 @@
 #include "die.h"
 #include "xio.h"
 
-ssize_t
-h2k_pread_full (int fd, void *buf, size_t count, uint64_t offset)
+/* Read until COUNT bytes, the end of the file or an error: with pread at
+ * OFFSET when SEEKABLE, else with read from the current position. */
+static ssize_t
+read_until (int fd, void *buf, size_t count, bool seekable, uint64_t offset)
 {
   size_t done = 0;
   while (done < count) {
-    ssize_t r = pread (fd, (char *) buf + done, count - done, offset + done);
+    ssize_t r = seekable
+      ? pread (fd, (char *) buf + done, count - done, offset + done)
+      : read (fd, (char *) buf + done, count - done);
     if (r < 0) {
       if (errno == EINTR)
         continue;
@@ -22,6 +27,12 @@ h2k_pread_full (int fd, void *buf, size_t count, uint64_t offset)
     done += r;
   }
   return done;
+}
+
+ssize_t
+h2k_pread_full (int fd, void *buf, size_t count, uint64_t offset)
+{
+  return read_until (fd, buf, count, true, offset);
 }
 
 int
@@ -41,19 +52,7 @@ h2k_pread_exact (int fd, void *buf, size_t count, uint64_t offset,
 ssize_t
 h2k_read_full (int fd, void *buf, size_t count)
 {
-  size_t done = 0;
-  while (done < count) {
-    ssize_t r = read (fd, (char *) buf + done, count - done);
-    if (r < 0) {
-      if (errno == EINTR)
-        continue;
-      return -1;
-    }
-    if (r == 0)
-      break;
-    done += r;
-  }
-  return done;
+  return read_until (fd, buf, count, false, 0);
 }
 
 int

@@ -6,6 +6,7 @@
 
 #include "util/cleanup.h"
 #include "util/die.h"
+#include "util/version.h"
 #include "vsphere-int.h"
 
 int

@@ -12,13 +12,22 @@
 #include "util/clock.h"
 #include "util/cleanup.h"
 #include "util/die.h"
+#include "util/version.h"
+#include "util/xmlread.h"
 #include "vsphere-int.h"
 
 #define SOAP_ENV_NS "http://schemas.xmlsoap.org/soap/envelope/"
 
+/* The largest SOAP reply read: replies are held whole (a tree), so a
+ * server that sends without end must not take the machine's memory.  vs-ls
+ * asks for pages of objects; a page of 2,000 VMs from the simulator is
+ * about 20 MiB. */
+#define MAX_REPLY ((size_t) 256 << 20)
+
 struct buf {
   char *ptr;
   size_t len, cap;
+  bool too_big;                 /* refused at MAX_REPLY */
 };
 
 static size_t
@@ -26,6 +35,10 @@ write_cb (char *data, size_t size, size_t n, void *opaque)
 {
   struct buf *b = opaque;
   size_t add = size * n;
+  if (add > MAX_REPLY - b->len) {
+    b->too_big = true;
+    return 0;                   /* makes libcurl fail with a write error */
+  }
   if (b->len + add + 1 > b->cap) {
     size_t cap = b->cap ? b->cap : 65536;
     while (cap < b->len + add + 1)
@@ -245,6 +258,33 @@ build_request (xmlNode *method, xmlChar **body, int *len)
   return 0;
 }
 
+/* The server's words go into messages unchanged, except the password: a
+ * server (or a proxy's error page) that quotes the request it refused
+ * must not make us print it. */
+static void
+redact_password (struct h2k_vs *vs)
+{
+  const char *pw = vs->password;
+  const char *msg = h2k_errmsg ();
+  if (pw == NULL || *pw == '\0' || strstr (msg, pw) == NULL)
+    return;
+  char out[1024];
+  size_t o = 0, pwlen = strlen (pw);
+  for (const char *p = msg; *p && o + 1 < sizeof out; ) {
+    if (strncmp (p, pw, pwlen) == 0) {
+      o += snprintf (out + o, sizeof out - o, "%s", "(password)");
+      if (o >= sizeof out)
+        o = sizeof out - 1;
+      p += pwlen;
+    }
+    else
+      out[o++] = *p++;
+  }
+  out[o] = '\0';
+  h2k_seterr ("%s", out);
+  explicit_bzero (out, sizeof out);
+}
+
 /* One POST; on success *DOC and *RESPONSE are set. */
 static int
 post (struct h2k_vs *vs, const char *method, const xmlChar *body, int len,
@@ -255,6 +295,7 @@ post (struct h2k_vs *vs, const char *method, const xmlChar *body, int len,
   char *ctype = NULL;
   xmlDoc *doc = NULL;
   int r = -1;
+  CLEANUP_FREE char *why = NULL;      /* the XML parser's reason, if it failed */
 
   set_fault (vs, NULL);
   vs->errbuf[0] = '\0';
@@ -265,6 +306,11 @@ post (struct h2k_vs *vs, const char *method, const xmlChar *body, int len,
   vs->round_trips++;
   vs->last_call = h2k_now ();
   CURLcode code = curl_easy_perform (vs->curl);
+  if (code != CURLE_OK && b.too_big) {
+    h2k_seterr ("%s: %s: the server's reply is larger than %zu MiB: refused",
+                vs->name, method, MAX_REPLY >> 20);
+    goto out;
+  }
   if (code != CURLE_OK) {
     h2k_vs_tls_error (vs, code);
     goto out;
@@ -273,9 +319,11 @@ post (struct h2k_vs *vs, const char *method, const xmlChar *body, int len,
   curl_easy_getinfo (vs->curl, CURLINFO_CONTENT_TYPE, &ctype);
 
   bool html = ctype && strncasecmp (ctype, "text/html", 9) == 0;
-  if (!html && b.len > 0)
-    doc = xmlReadMemory (b.ptr, b.len, "reply.xml", NULL,
-                         XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+  if (!html && b.len > 0) {
+    doc = h2k_xml_read (b.ptr, b.len, "reply.xml");   /* no DTD (util/xmlread.h) */
+    if (doc == NULL)
+      why = strdup (h2k_errmsg ());
+  }
   xmlNode *root = doc ? xmlDocGetRootElement (doc) : NULL;
   xmlNode *sbody = NULL;
   if (root && strcmp ((char *) root->name, "Envelope") == 0 && root->ns
@@ -289,9 +337,10 @@ post (struct h2k_vs *vs, const char *method, const xmlChar *body, int len,
                   vs->name, method, status, vs->url,
                   excerpt && *excerpt ? excerpt : "(empty)");
     else
-      h2k_seterr ("%s: %s: the server's answer is not SOAP%s%s",
+      h2k_seterr ("%s: %s: the server's answer is not SOAP%s%s%s%s%s",
                   vs->name, method, excerpt && *excerpt ? ": " : " (empty)",
-                  excerpt ? excerpt : "");
+                  excerpt ? excerpt : "", why ? " (" : "", why ? why : "",
+                  why ? ")" : "");
     goto out;
   }
 
@@ -315,6 +364,8 @@ post (struct h2k_vs *vs, const char *method, const xmlChar *body, int len,
   r = 0;
 
  out:
+  if (r == -1)
+    redact_password (vs);
   xmlFreeDoc (doc);
   free (b.ptr);
   return r;

@@ -21,7 +21,11 @@
 # 1 when it did not (the last console lines go to stderr), 2 usage.
 set -euo pipefail
 
-bus=virtio nic=virtio format=raw firmware=bios timeout=300
+# The timeout is only for a guest that hangs without saying so: a boot that
+# succeeds or fails prints its marker or its error, which ends the wait at
+# once.  Under TCG on a loaded machine (load 15 on 2 cores seen in CI) a
+# good boot took more than 300 s, so the limit is generous.
+bus=virtio nic=virtio format=raw firmware=bios timeout=${H2K_BOOT_TIMEOUT:-1500}
 ovmf=${H2K_OVMF_DIR:-/usr/share/OVMF}
 while [ $# -gt 0 ]; do
     case $1 in

@@ -264,16 +264,16 @@ rm -rf "$root/var/cache/apt/archives"/*.deb "$root/var/lib/apt/lists"/*_Packages
 multi_root()
 {
     local d1=$1 d2=$2 d3=$3 info
-    guestfish --format=raw -a "$d1" -a "$d2" -a "$d3" <<'GF'
+    # One appliance for creating the volume and asking where LVM put it:
+    # the device names it reports are those of the same session (and one
+    # launch fewer).
+    info=$work/lvm.info
+    guestfish --format=raw -a "$d1" -a "$d2" -a "$d3" > "$info" <<'GF'
 run
 pvcreate /dev/sdb1
 pvcreate /dev/sdc1
 vgcreate vg0 "/dev/sdb1 /dev/sdc1"
 lvcreate-free root vg0 100
-GF
-    info=$work/lvm.info
-    guestfish --ro --format=raw -a "$d1" -a "$d2" -a "$d3" > "$info" <<'GF'
-run
 debug sh "lvm vgs --noheadings --nosuffix --units b -o vg_extent_size vg0 | sed 's/^[[:space:]]*/E=/'; lvm pvs --noheadings --nosuffix --units b -o pv_name,pe_start | sed 's/^[[:space:]]*/P=/'; lvm lvs --noheadings --nosuffix --units b --segments -o seg_start,seg_size,seg_pe_ranges vg0/root | sed 's/^[[:space:]]*/S=/'"
 GF
     local extent lv_size=0 segs=0 pv first file off start size range

@@ -103,6 +103,21 @@ test_errors (void)
   ok (h2k_seterr ("disk.vmdk: %s", "bad magic") == -1, "seterr returns -1");
   h2k_seterr_prefix ("open");
   is_str (h2k_errmsg (), "open: disk.vmdk: bad magic", "prefix added");
+  /* The current message as an argument of the next one: formatted aside
+   * first, so the old text is read whole before it is replaced. */
+  h2k_seterr ("disk 0: %s", "a \"chain\" entry is not a file name");
+  h2k_seterr ("%s: VM w: %s", "<stdin>: record 1", h2k_errmsg ());
+  is_str (h2k_errmsg (), "<stdin>: record 1: VM w: disk 0: a \"chain\" entry "
+          "is not a file name", "seterr reading the current message");
+  char big[2000];
+  memset (big, 'x', sizeof big - 1);
+  big[sizeof big - 1] = '\0';
+  h2k_seterr ("%s", big);
+  h2k_seterr ("p: %s", h2k_errmsg ());
+  ok (strncmp (h2k_errmsg (), "p: xxx", 6) == 0 && strlen (h2k_errmsg ()) == 1023,
+      "an overlong message is cut, not overrun");
+  h2k_seterr_prefix ("q");
+  ok (strncmp (h2k_errmsg (), "q: p: xxx", 9) == 0, "prefix of a long message");
   ok (h2k_is_zero ((char[40]) { 0 }, 40), "is_zero on zeros");
   char b[40] = { 0 };
   b[39] = 1;

@@ -21,7 +21,7 @@ import (
 	"crypto/rand"
 	"encoding/xml"
 	"fmt"
-	"hash/fnv"
+	"hash/crc32"
 	"net/http"
 	"os"
 	"reflect"
@@ -39,6 +39,8 @@ type cbtState struct {
 	span    int64
 	records map[string][]uint64
 }
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 var cbt = &cbtState{block: 65536, span: 1 << 30, records: make(map[string][]uint64)}
 
@@ -104,9 +106,12 @@ func digests(path string, first, last int64) []uint64 {
 		if bytes.Equal(buf[:n], zero[:n]) {
 			continue
 		}
-		h := fnv.New64a()
-		h.Write(buf[:n])
-		out[b-first] = h.Sum64() | 1
+		// Two hardware-assisted CRCs make a 64-bit digest several times
+		// faster than FNV, which matters at 4 GiB disks; the low bit set
+		// keeps 0 for "all zero".
+		hi := uint64(crc32.Checksum(buf[:n], castagnoli))
+		lo := uint64(crc32.ChecksumIEEE(buf[:n]))
+		out[b-first] = hi<<32 | lo | 1
 	}
 	return out
 }
@@ -341,7 +346,9 @@ func queryChangedDiskAreas(w http.ResponseWriter, req *request) {
 		rec, ok := cbt.records[recordKey(vm.Self.Value, disk.Key, req.ChangeId)]
 		cbt.mu.Unlock()
 		if !ok {
-			writeFault(w, "InvalidArgument", "A specified parameter was not correct: changeId", "<invalidProperty>changeId</invalidProperty>")
+			// A real host answers a changeId it has no record of (from
+			// another disk, or from before a CBT reset) with FileFault.
+			writeFault(w, "FileFault", "Error caused by file "+name.String()+": unknown changeId", "<file>"+xmlText(name.String())+"</file>")
 			return
 		}
 		base = rec

@@ -147,6 +147,10 @@ func (f *front) traceRequest(r *http.Request, body []byte) {
 }
 
 func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if serveControl(w, r) {
+		return
+	}
+	w = countFolder(w, r)
 	if r.URL.Path == "/h2k/stats" && r.Method == http.MethodGet {
 		f.opt.tickets.serveStats(w)
 		return
@@ -209,6 +213,9 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
+	if f.interceptCBT(w, r, body, method, req) {
+		return
+	}
 	switch method {
 	case "RetrievePropertiesEx":
 		f.retrieve(w, r, body, req, session)

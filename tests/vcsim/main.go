@@ -80,6 +80,10 @@ func main() {
 	noTickets := flag.Bool("no-tickets", false, "answer AcquireGenericServiceTicket with a NotSupported fault")
 	ticketThumbprint := flag.String("ticket-thumbprint", "", "sslThumbprint to put in service tickets instead of the certificate's own SHA-1 (\"none\": leave it out)")
 	garbage := flag.String("garbage", "", "answer every /sdk request with this instead of SOAP: \"html\" or \"junk\"")
+	var vmDisks, vmMacs assignFlag
+	flag.Var(&vmDisks, "vm-disk", "VM=PATH: put the local VMDK chain whose leaf descriptor is PATH behind VM, as vSphere stores it (repeatable; creates VM if missing; see vmdisk.go)")
+	flag.Var(&vmMacs, "vm-mac", "VM=MAC: the MAC of VM's first NIC (repeatable)")
+	registerControlFlags()
 	flag.Parse()
 
 	if flag.NArg() != 0 {
@@ -126,6 +130,13 @@ func main() {
 		if err := addOddInventory(model); err != nil {
 			model.Remove()
 			log.Fatalf("odd-names inventory: %s", err)
+		}
+	}
+
+	if len(vmDisks.names)+len(vmMacs.names) > 0 {
+		if err := applyVMDisks(model, &vmDisks, &vmMacs); err != nil {
+			model.Remove()
+			log.Fatalf("-vm-disk/-vm-mac: %s", err)
 		}
 	}
 

@@ -24,24 +24,14 @@ cowd_lookup (struct vmdk_sparse *sp, uint64_t grain, struct vmdk_grain *g)
   if (gdi >= c->gd_entries)
     return h2k_seterr ("%s: grain %llu is beyond the grain directory",
                        sp->path, (unsigned long long) grain);
-  uint64_t boff = c->gd_off + gdi * 4 / COWD_GD_BLOCK * COWD_GD_BLOCK;
-  const unsigned char *gd = vmdk_tcache_get (&sp->gd, sp->fd, boff, sp->path);
-  if (gd == NULL)
+  uint64_t gde;
+  if (vmdk_gd_entry (sp, c->gd_off, gdi, 4, &gde) == -1)
     return -1;
-  uint64_t gde = vmdk_le32 (gd + (c->gd_off + gdi * 4 - boff));
   if (gde == 0) {
     *g = (struct vmdk_grain) { VG_HOLE, 0, COWD_GT_ENTRIES - gti };
     return 0;
   }
-  uint64_t gt_off = gde * 512;
-  if (gt_off > sp->filesize || COWD_GT_ENTRIES * 4 > sp->filesize - gt_off)
-    return h2k_seterr ("%s: grain directory entry %llu points beyond the end "
-                       "of the file (sector %llu, file is %llu bytes)",
-                       sp->path, (unsigned long long) gdi,
-                       (unsigned long long) gde,
-                       (unsigned long long) sp->filesize);
-  const unsigned char *gt = vmdk_tcache_get (&sp->gt, sp->fd, gt_off,
-                                             sp->path);
+  const unsigned char *gt = vmdk_gt_at (sp, gdi, gde, COWD_GT_ENTRIES * 4);
   if (gt == NULL)
     return -1;
   uint32_t gte = vmdk_le32 (gt + gti * 4);

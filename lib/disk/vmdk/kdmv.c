@@ -52,24 +52,14 @@ kdmv_lookup (struct vmdk_sparse *sp, uint64_t grain, struct vmdk_grain *g)
   uint64_t n = k->h.num_gtes_per_gt;
   uint64_t gdi = grain / n, gti = grain % n;
 
-  uint64_t boff = k->gd_off + gdi * 4 / GD_BLOCK * GD_BLOCK;
-  const unsigned char *gd = vmdk_tcache_get (&sp->gd, sp->fd, boff, sp->path);
-  if (gd == NULL)
+  uint64_t gde;
+  if (vmdk_gd_entry (sp, k->gd_off, gdi, 4, &gde) == -1)
     return -1;
-  uint64_t gde = vmdk_le32 (gd + (k->gd_off + gdi * 4 - boff));
   if (gde == 0) {
     *g = (struct vmdk_grain) { VG_HOLE, 0, n - gti };
     return 0;
   }
-  uint64_t gt_off = gde * 512;
-  if (gt_off > sp->filesize || k->gt_bytes > sp->filesize - gt_off)
-    return h2k_seterr ("%s: grain directory entry %llu points beyond the end "
-                       "of the file (sector %llu, file is %llu bytes)",
-                       sp->path, (unsigned long long) gdi,
-                       (unsigned long long) gde,
-                       (unsigned long long) sp->filesize);
-  const unsigned char *gt = vmdk_tcache_get (&sp->gt, sp->fd, gt_off,
-                                             sp->path);
+  const unsigned char *gt = vmdk_gt_at (sp, gdi, gde, k->gt_bytes);
   if (gt == NULL)
     return -1;
   uint32_t gte = vmdk_le32 (gt + gti * 4);

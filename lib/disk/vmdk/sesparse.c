@@ -29,11 +29,9 @@ ses_lookup (struct vmdk_sparse *sp, uint64_t grain, struct vmdk_grain *g)
   if (gdi >= s->gd_entries)
     return h2k_seterr ("%s: grain %llu is beyond the grain directory",
                        sp->path, (unsigned long long) grain);
-  uint64_t boff = s->gd_off + gdi * 8 / SES_GD_BLOCK * SES_GD_BLOCK;
-  const unsigned char *gd = vmdk_tcache_get (&sp->gd, sp->fd, boff, sp->path);
-  if (gd == NULL)
+  uint64_t gde;
+  if (vmdk_gd_entry (sp, s->gd_off, gdi, 8, &gde) == -1)
     return -1;
-  uint64_t gde = vmdk_le64 (gd + (s->gd_off + gdi * 8 - boff));
   if (gde == 0) {
     *g = (struct vmdk_grain) { VG_HOLE, 0, SES_GT_ENTRIES - gti };
     return 0;

@@ -277,3 +277,33 @@ vmdk_sparse_check (struct vmdk_sparse *sp)
   }
   return 0;
 }
+
+int
+vmdk_gd_entry (struct vmdk_sparse *sp, uint64_t gd_off, uint64_t gdi,
+               unsigned esize, uint64_t *gde)
+{
+  uint64_t blk = sp->gd.blksize;
+  uint64_t boff = gd_off + gdi * esize / blk * blk;
+  const unsigned char *gd = vmdk_tcache_get (&sp->gd, sp->fd, boff, sp->path);
+  if (gd == NULL)
+    return -1;
+  const unsigned char *e = gd + (gd_off + gdi * esize - boff);
+  *gde = esize == 8 ? vmdk_le64 (e) : vmdk_le32 (e);
+  return 0;
+}
+
+const unsigned char *
+vmdk_gt_at (struct vmdk_sparse *sp, uint64_t gdi, uint64_t gde,
+            uint64_t gt_bytes)
+{
+  uint64_t gt_off = gde * 512;
+  if (gt_off > sp->filesize || gt_bytes > sp->filesize - gt_off) {
+    h2k_seterr ("%s: grain directory entry %llu points beyond the end "
+                "of the file (sector %llu, file is %llu bytes)",
+                sp->path, (unsigned long long) gdi,
+                (unsigned long long) gde,
+                (unsigned long long) sp->filesize);
+    return NULL;
+  }
+  return vmdk_tcache_get (&sp->gt, sp->fd, gt_off, sp->path);
+}

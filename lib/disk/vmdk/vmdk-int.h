@@ -107,6 +107,16 @@ int vmdk_sparse_check (struct vmdk_sparse *sp);
 void vmdk_sparse_free (struct vmdk_sparse *sp);
 
 /* Helpers for the format files. */
+/* Entry GDI of the grain directory at byte GD_OFF, whose entries are
+ * ESIZE (4 or 8) bytes, little-endian, read through the directory cache
+ * (sp->gd, in blocks of sp->gd.blksize). */
+int vmdk_gd_entry (struct vmdk_sparse *sp, uint64_t gd_off, uint64_t gdi,
+                   unsigned esize, uint64_t *gde);
+/* The grain table that directory entry GDI (GDE, in sectors) points to,
+ * GT_BYTES long, read through the table cache; NULL with h2k_seterr when
+ * it lies beyond the end of the file. */
+const unsigned char *vmdk_gt_at (struct vmdk_sparse *sp, uint64_t gdi,
+                                 uint64_t gde, uint64_t gt_bytes);
 int vmdk_sparse_data_in_file (struct vmdk_sparse *sp, uint64_t grain,
                               uint64_t off);
 int vmdk_kdmv_open (struct vmdk_sparse *sp, const unsigned char *head);

@@ -386,9 +386,8 @@ vmdk_check_parent (struct h2k_bdev *child, struct h2k_bdev *parent,
 {
   struct vmdk *c = child->data;
 
-  if (parent->ops != &h2k_vmdk_ops)
-    return h2k_seterr ("%s: parent %s is not a VMDK (it reads as %s)",
-                       child->path, parent->path, parent->ops->name);
+  if (h2k_parent_same_format (child, parent, &h2k_vmdk_ops, "VMDK") == -1)
+    return -1;
   struct vmdk *p = parent->data;
   if ((flags & H2K_OPEN_IGNORE_PARENT_ID) || !c->has_desc || !p->has_desc)
     return 0;

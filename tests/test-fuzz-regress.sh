@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The fuzz targets (tests/fuzz/, built by make fuzz-build with clang) as a
+# regression run: each replays its seed corpus, then the inputs that once
+# crashed it (written here from text, never committed as binaries), then
+# fuzzes a few seconds.  A crash, a sanitizer report or a hang (10 s per
+# input) fails the target.  H2K_FUZZ_SECONDS sets the seconds (default 3).
+. "$(dirname "$0")/functions.sh"
+requires clang --version
+fz=$H2K_TOP/build/fuzz
+[ -d "$H2K_TOP/bin/fuzz" ] || skip_all "fuzz targets not built (make fuzz-build)"
+[ -d "$fz/seeds" ] || skip_all "no seed corpora (make fuzz-build)"
+secs=${H2K_FUZZ_SECONDS:-3}
+
+# Inputs that crashed a target once, one directory per target.
+reg=$tmp/regress
+mkdir -p "$reg/http-range" "$reg/vmx" "$reg/jsonl"
+# A status line whose code runs to the end of the line: strtol read past
+# the header buffer, which libcurl does not terminate.
+printf 'HTTP/1.105 \r\nContent1anRge:\0\0\0z bytes 5-9/*\r\n\r\n' > "$reg/http-range/status-at-end"
+printf 'HTTP/1.1 206' > "$reg/http-range/status-no-crlf"
+printf 'Retry-After: 1e3' > "$reg/http-range/retry-after-unterminated"
+printf 'Content-Type: multipart' > "$reg/http-range/ctype-unterminated"
+# A VMX without disks: qsort_r on an empty, NULL array.
+printf 'displayName = "x"\n' > "$reg/vmx/no-disks"
+printf '{"kind":"vm","name":"w","disks":[{"key":2000,"file":"[ds1] w/w.vmdk","chain":[1]}]}\n' > "$reg/jsonl/chain-number"
+
+n=0
+for b in "$H2K_TOP"/bin/fuzz/fuzz-*; do
+  t=${b##*/fuzz-}
+  n=$((n + 1))
+  inputs=("$fz/seeds/$t")
+  [ -d "$reg/$t" ] && inputs+=("$reg/$t")
+  # Replay: every input once.
+  if ! "$b" -runs=0 -timeout=10 -rss_limit_mb=2048 "${inputs[@]}" \
+       < /dev/null > "$tmp/$t.replay" 2>&1; then
+    fail "$t: replaying its seeds and past crashes"
+    diag "$(grep -E 'ERROR|runtime error|SUMMARY|Test unit' "$tmp/$t.replay" | head -n 5)"
+    continue
+  fi
+  # A short fuzzing run from a copy of the seeds (the seeds stay as made).
+  mkdir -p "$tmp/corpus-$t" "$tmp/crash-$t"
+  cp -r "${inputs[@]/%//.}" "$tmp/corpus-$t/" 2>/dev/null || true
+  case $t in
+    vmdk|vhd|vhdx|qcow2|probe|vmdk-stream|ova) max_len=1048576 ;;
+    *) max_len=65536 ;;
+  esac
+  if "$b" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+       -max_len="$max_len" -artifact_prefix="$tmp/crash-$t/" \
+       "$tmp/corpus-$t" < /dev/null > "$tmp/$t.log" 2>&1; then
+    pass "$t: seeds, $(find "${inputs[@]}" -type f | wc -l) inputs replayed, then ${secs}s: $(grep -E '^#[0-9]+' "$tmp/$t.log" | tail -n 1 | sed 's/  */ /g')"
+  else
+    fail "$t: fuzzing ${secs}s found a crash"
+    diag "$(grep -E 'ERROR|runtime error|SUMMARY' "$tmp/$t.log" | head -n 5)"
+    for c in "$tmp/crash-$t"/*; do
+      [ -f "$c" ] && diag "input (base64): $(base64 -w0 < "$c" | head -c 2000)"
+    done
+  fi
+done
+[ "$n" -gt 0 ] || fail "no fuzz target under bin/fuzz"
