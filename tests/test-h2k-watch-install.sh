@@ -14,7 +14,7 @@ else
 fi
 
 stage=$tmp/stage
-ok "make install" make -s -C "$H2K_TOP" install DESTDIR="$stage" PREFIX=/usr
+ok "make install" env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEFILES make -s -C "$H2K_TOP" install DESTDIR="$stage" PREFIX=/usr
 ok "h2k-watch in bin" test -x "$stage/usr/bin/h2k-watch"
 [ ! -e "$stage/usr/bin/h2k-watch@.service" ] && pass "the unit is not in bin" || fail "the unit is in bin"
 unit=$stage/usr/lib/systemd/system/h2k-watch@.service
@@ -39,5 +39,5 @@ doc=$(sed -n '/^\.SH OPTIONS/,/^\.SH [^O]/p' "$H2K_TOP/man/h2k-watch.1" | sed 's
 have=$({ "$H2K_TOP/scripts/h2k-watch" --long-options; "$H2K_TOP/scripts/h2k-watch" --short-options; } | sort -u)
 is "the man page documents exactly h2k-watch's options" "$(comm -3 <(echo "$have") <(echo "$doc") | tr -d '\t' | tr '\n' ' ')" ""
 ok "README has ## h2k-watch and ## migrate.mk" bash -c "grep -q '^## h2k-watch' '$H2K_TOP/README.md' && grep -q '^## migrate.mk' '$H2K_TOP/README.md'"
-ok "make uninstall" make -s -C "$H2K_TOP" uninstall DESTDIR="$stage" PREFIX=/usr
+ok "make uninstall" env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEFILES make -s -C "$H2K_TOP" uninstall DESTDIR="$stage" PREFIX=/usr
 is "nothing of h2k-watch is left" "$(find "$stage" -name 'h2k-watch*' -o -name 'migrate.mk*' | wc -l)" 0
