@@ -188,7 +188,8 @@ DEPS = build-essential pkg-config libcurl4-openssl-dev libxml2-dev \
   ovmf libhivex-bin fdisk e2fsprogs valgrind curl openssl bzip2 unzip lvm2 \
   time python3 initramfs-tools-core virt-v2v nbdkit libnbd-bin \
   bash-completion shellcheck clang \
-  debhelper dpkg-dev lintian man-db
+  debhelper dpkg-dev lintian man-db \
+  inotify-tools parallel openssh-server openssh-client
 
 deps:
 	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
