@@ -72,7 +72,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BIN)/tests/%)
 # their prefix but is not one).
 SCRIPTS   := $(sort $(filter-out %.service,$(wildcard scripts/h2k-*)))
 UNITS     := $(sort $(wildcard scripts/*.service))
-MAKEFILES := $(sort $(wildcard scripts/*.mk))
+SCRIPT_MAKEFILES := $(sort $(wildcard scripts/*.mk))
 DOCS      := README.md
 MANPAGES  := $(sort $(wildcard man/*.1))
 
@@ -210,7 +210,7 @@ install: all
 	$(if $(MANPAGES),install -m 644 $(MANPAGES) '$(DESTDIR)$(MANDIR)/man1')
 	install -m 644 scripts/bash-completion/h2k '$(DESTDIR)$(COMPLETIONDIR)/h2k'
 	for c in $(COMPLETED); do ln -sf h2k "$(DESTDIR)$(COMPLETIONDIR)/$$c"; done
-	$(if $(MAKEFILES),install -d '$(DESTDIR)$(DATADIR)' && install -m 644 $(MAKEFILES) '$(DESTDIR)$(DATADIR)')
+	$(if $(SCRIPT_MAKEFILES),install -d '$(DESTDIR)$(DATADIR)' && install -m 644 $(SCRIPT_MAKEFILES) '$(DESTDIR)$(DATADIR)')
 	install -d '$(DESTDIR)$(DOCDIR)' && install -m 644 $(DOCS) '$(DESTDIR)$(DOCDIR)'
 	@# A unit names the script it starts by its installed path, whatever
 	@# the unit in the tree says: the prefix is only known here.
@@ -224,7 +224,7 @@ uninstall:
 	rm -f $(patsubst %,'$(DESTDIR)$(BINDIR)/%',$(PROGRAMS) $(notdir $(SCRIPTS)))
 	rm -f $(patsubst %,'$(DESTDIR)$(MANDIR)/man1/%',$(notdir $(MANPAGES)))
 	rm -f '$(DESTDIR)$(COMPLETIONDIR)/h2k' $(patsubst %,'$(DESTDIR)$(COMPLETIONDIR)/%',$(COMPLETED))
-	rm -f $(patsubst %,'$(DESTDIR)$(DATADIR)/%',$(notdir $(MAKEFILES)))
+	rm -f $(patsubst %,'$(DESTDIR)$(DATADIR)/%',$(notdir $(SCRIPT_MAKEFILES)))
 	rm -f $(patsubst %,'$(DESTDIR)$(DOCDIR)/%',$(notdir $(DOCS)))
 	rm -f $(patsubst %,'$(DESTDIR)$(SYSTEMDUNITDIR)/%',$(notdir $(UNITS)))
 	@# Only the directories that are h2k's own.
