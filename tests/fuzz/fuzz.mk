@@ -16,7 +16,7 @@
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-FUZZ_CFLAGS = -O1 -g -std=gnu11 -D_GNU_SOURCE -DH2K_VERSION='"$(VERSION)"' -Ilib $(PKG_CFLAGS) \
+FUZZ_CFLAGS = -O1 -g -std=gnu11 -D_GNU_SOURCE -Ilib -I$(OBJ)/gen $(PKG_CFLAGS) \
   $(FUZZ_SAN) -fsanitize=fuzzer-no-link -Wno-unused-parameter
 FZ = build/fuzz
 
@@ -30,14 +30,14 @@ FUZZ_LIB_OBJS = $(LIB_SRCS:%.c=$(FZ)/%.o)
 FUZZ_VD_OBJS = $(patsubst %.c,$(FZ)/%.o,$(filter-out cmd/virt-define/main.c,$(wildcard cmd/virt-define/*.c)))
 FUZZ_IC_OBJS = $(patsubst %.c,$(FZ)/%.o,$(filter-out cmd/img-convert/main.c,$(wildcard cmd/img-convert/*.c)))
 
-$(FZ)/%.o: %.c config.mk tests/fuzz/fuzz.mk
+$(FZ)/%.o: %.c config.mk tests/fuzz/fuzz.mk | $(VERSION_H)
 	@mkdir -p $(dir $@)
 	$(call quiet,FUZZCC,$<)$(FUZZ_CC) $(FUZZ_CFLAGS) -Icmd/$(word 2,$(subst /, ,$<)) -Itests/fuzz -MMD -MP -c -o $@ $<
 
 $(FZ)/libh2k.a: $(FUZZ_LIB_OBJS)
 	$(call quiet,AR,$@)rm -f $@ && ar rcs $@ $^
 
-$(FZ)/tests/fuzz/fuzz-disk-%.o: tests/fuzz/fuzz-disk.c tests/fuzz/fuzz.h config.mk tests/fuzz/fuzz.mk
+$(FZ)/tests/fuzz/fuzz-disk-%.o: tests/fuzz/fuzz-disk.c tests/fuzz/fuzz.h config.mk tests/fuzz/fuzz.mk | $(VERSION_H)
 	@mkdir -p $(dir $@)
 	$(call quiet,FUZZCC,$@)$(FUZZ_CC) $(FUZZ_CFLAGS) -Itests/fuzz \
 	  $(if $(filter probe,$*),,-DFUZZ_FORMAT='"$*"') -c -o $@ $<
