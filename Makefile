@@ -159,7 +159,7 @@ check: check-layout $(CHECK_DEPS)
 	$(TREE_STATE) > $(OBJ)/tree-before.txt || true; \
 	H2K_BIN=$(CURDIR)/$(BIN) H2K_TOP=$(CURDIR) H2K_SANITIZE=$(SANITIZE) \
 	  H2K_SKIP_LOG=$(CURDIR)/$(SKIP_LOG) PATH=$(CURDIR)/$(BIN):$$PATH \
-	  prove --timer -j$(PROVE_JOBS) $(if $(filter 1,$(V)),-v) \
+	  prove --timer --failures -j$(PROVE_JOBS) $(if $(filter 1,$(V)),-v) \
 	    --exec tests/run-test $(UNIT_BINS) $(TESTS) || rc=$$?; \
 	if [ -s $(SKIP_LOG) ]; then \
 	  echo "skipped whole ($$(wc -l < $(SKIP_LOG)) files):"; sed 's/^/  /' $(SKIP_LOG); \
