@@ -132,6 +132,19 @@ requires_vmdk_gen ()
   [ -x "$gen" ] || skip_all "vmdk-gen not built"
 }
 
+# man_options PAGE: the options a man page documents, one per line
+# ("--name" or "-x"): what its OPTIONS sections set in bold (.B, .BR, and
+# the tag line after .TP).
+man_options ()
+{
+  awk '
+    /^\.SH/ { insec = ($0 ~ /OPTIONS/); next }
+    insec && /^\.TP/ { tag = 1; next }
+    insec && (tag || /^\.B/) { print; tag = 0 }
+  ' "$1" | sed 's/\\-/-/g; s/\\f[BIRP]//g' |
+    grep -oE '(^|[ ,"])--?[A-Za-z0-9][A-Za-z0-9-]*' | sed 's/^[ ,"]//' | sort -u
+}
+
 # requires_root: skip unless running as root.
 requires_root ()
 {

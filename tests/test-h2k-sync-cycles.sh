@@ -32,15 +32,6 @@ for args in "" "onlyvm" "a b c" "--power-off vm dir" "--no-such-option vm dir" "
   EXPECT_STATUS=2 expect_fail "usage error: h2k-sync $args" "Try 'h2k-sync --help'" h2k-sync $args
 done
 man=$H2K_TOP/man/h2k-sync.1
-man_options ()
-{
-  awk '
-    /^\.SH/ { insec = ($0 ~ /OPTIONS/); next }
-    insec && /^\.TP/ { tag = 1; next }
-    insec && (tag || /^\.B/) { print; tag = 0 }
-  ' "$1" | sed 's/\\-/-/g; s/\\f[BIRP]//g' |
-    grep -oE '(^|[ ,"])--?[A-Za-z0-9][A-Za-z0-9-]*' | sed 's/^[ ,"]//' | sort -u
-}
 if [ -f "$man" ]; then
   is "the man page documents exactly the options h2k-sync takes" \
     "$(comm -3 <({ h2k-sync --long-options; h2k-sync --short-options; } | grep -vxE -- '--long-options|--short-options' | sort -u) \

@@ -3,18 +3,6 @@
 # a man page with EXAMPLES and EXIT STATUS, and a README section.
 . "$(dirname "$0")/functions.sh"
 
-# man_options PAGE: the options a man page documents, one per line
-# ("--name" or "-x"): what its OPTIONS sections set in bold (.B, .BR, and
-# the tag line after .TP).
-man_options ()
-{
-  awk '
-    /^\.SH/ { insec = ($0 ~ /OPTIONS/); next }
-    insec && /^\.TP/ { tag = 1; next }
-    insec && (tag || /^\.B/) { print; tag = 0 }
-  ' "$1" | sed 's/\\-/-/g; s/\\f[BIRP]//g' |
-    grep -oE '(^|[ ,"])--?[A-Za-z0-9][A-Za-z0-9-]*' | sed 's/^[ ,"]//' | sort -u
-}
 
 progs=$(cd "$H2K_TOP/cmd" 2>/dev/null && ls -d */ 2>/dev/null | tr -d /) || true
 [ -n "$progs" ] || skip_all "no programs yet"
