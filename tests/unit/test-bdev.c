@@ -116,8 +116,9 @@ test_raw (void)
   int fd = mkstemp (path);
   char block[65536];
   memset (block, 'x', sizeof block);
-  ftruncate (fd, 4 << 20);
-  pwrite (fd, block, sizeof block, 1 << 20);
+  ok (fd >= 0 && ftruncate (fd, 4 << 20) == 0
+      && pwrite (fd, block, sizeof block, 1 << 20) == (ssize_t) sizeof block,
+      "raw test file written");
   close (fd);
 
   struct h2k_bdev *bd;
