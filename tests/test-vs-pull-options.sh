@@ -149,3 +149,21 @@ EXPECT_STATUS=1 expect_fail "a source that is neither path nor URL" "neither a d
   vs-pull -o "$tmp/out/q" "ftp://x/y"
 EXPECT_STATUS=1 expect_fail "a URL without a file name for --dir" "no usable file name" \
   vs-pull --dir "$tmp/out" "$u/"
+
+# Two VMs whose names are made safe alike ("a/b" and "a_b"), and two VMs
+# of one name (two folders in vCenter): each VM gets a directory of its
+# own, the later ones with their moref (or record number) added, and the
+# records say where each one's files went.
+jq -nc --arg f "$u/small.bin" --arg g "$u/a.bin" '
+  {kind:"vm",name:"a/b",moref:"vm-1",disks:[{key:1,file:$f,chain:[$f]}]},
+  {kind:"vm",name:"a_b",moref:"vm-2",disks:[{key:1,file:$g,chain:[$g]}]},
+  {kind:"vm",name:"a_b",disks:[{key:1,file:$f,chain:[$f]}]}' > "$tmp/alike.jsonl"
+ok "VMs whose names are made safe alike" \
+  eval 'vs-pull --dir "$tmp/out/alike" < "$tmp/alike.jsonl" > "$tmp/alike.out" 2> "$tmp/alike.err"'
+is "each VM has its own directory" "$(cd "$tmp/out/alike" && ls | LC_ALL=C sort | tr '\n' ' ')" "a_b a_b-3 a_b-vm-2 "
+same_file "the first VM's file" "$tmp/out/alike/a_b/small.bin" "$tmp/root/small.bin"
+same_file "the second VM's file, in its moref's directory" "$tmp/out/alike/a_b-vm-2/a.bin" "$tmp/root/a.bin"
+is "the records name the directories" \
+  "$(jq -r '.disks[0].local_chain[0] // .disks[0].local // empty' "$tmp/alike.out" | sed "s|^$tmp/out/alike/||" | tr '\n' ' ')" \
+  "a_b/small.bin a_b-vm-2/a.bin a_b-3/small.bin "
+ok "the warning names the other directory" grep -q "record 2: VM a_b: another VM of the stream has the directory" "$tmp/alike.err"

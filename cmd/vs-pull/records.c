@@ -523,18 +523,14 @@ record_local_files (struct pull *p, json_object *disk, file_vector *fv)
  * then the extent files the descriptors name (with --skip-zero, in the
  * areas CBT says are in use), then the record with the local paths. */
 static int
-pull_vm (struct pull *p, json_object *rec, const char *where)
+pull_vm (struct pull *p, json_object *rec, const char *vmdir,
+         const char *where)
 {
   const char *name, *dc = NULL;
   if (!h2k_json_get_string (rec, "name", &name))
     return h2k_seterr ("%s: VM record without a \"name\"", where);
   if (!h2k_json_get_string (rec, "dc_path", &dc))
     h2k_json_get_string (rec, "datacenter", &dc);
-
-  CLEANUP_FREE char *safe = sanitize_name (name);
-  CLEANUP_FREE char *vmdir = NULL;
-  if (safe == NULL || asprintf (&vmdir, "%s/%s", p->dir, safe) == -1)
-    return h2k_seterr ("out of memory");
 
   json_object *disks = NULL;
   if (json_object_object_get_ex (rec, "disks", &disks)
@@ -651,11 +647,88 @@ pull_extents (struct pull *p, json_vector *recs)
   return ret;
 }
 
+/* The identity of a VM record: its moref when it has one (two VMs may
+ * share a name, in two folders or datacenters), its name otherwise. */
+static const char *
+vm_identity (json_object *rec)
+{
+  const char *id = NULL;
+  if (!h2k_json_get_string (rec, "moref", &id))
+    h2k_json_get_string (rec, "name", &id);
+  return id ? id : "";
+}
+
+/* Each VM record's directory under --dir, decided before anything is
+ * fetched.  Names that differ can be made safe alike ("a/b" and "a_b"),
+ * and vCenter lets two VMs share a name: the first VM of the stream gets
+ * the plain safe name, a later different VM whose safe name is taken gets
+ * its moref (or its record number) added, so that two VMs never write
+ * into one directory.  The same record stream gives the same directories
+ * on every run, which is what a rerun after a failure relies on; records
+ * of one VM given twice share one directory. */
+static int
+vm_dirs (struct pull *p, const json_vector *recs, string_vector *dirs)
+{
+  string_vector owners = { 0 };         /* identity of each dirs entry */
+  int ret = -1;
+  for (size_t i = 0; i < recs->len; i++) {
+    const char *name = NULL, *moref = NULL;
+    h2k_json_get_string (recs->ptr[i], "name", &name);
+    h2k_json_get_string (recs->ptr[i], "moref", &moref);
+    const char *id = vm_identity (recs->ptr[i]);
+    CLEANUP_FREE char *safe = sanitize_name (name ? name : "");
+    CLEANUP_FREE char *tag = moref ? sanitize_name (moref) : NULL;
+    char *dir = NULL;
+    /* Try the plain name, then the name with the tag, then with a
+     * number after the tag, until no other VM holds it. */
+    for (unsigned try = 0; ; try++) {
+      CLEANUP_FREE char *suffix = NULL;
+      int n = try == 0 ? asprintf (&suffix, "%s", "")
+        : tag && try == 1 ? asprintf (&suffix, "-%s", tag)
+        : tag ? asprintf (&suffix, "-%s-%u", tag, try)
+        : try == 1 ? asprintf (&suffix, "-%zu", i + 1)
+        : asprintf (&suffix, "-%zu-%u", i + 1, try);
+      if (n != -1)
+        n = asprintf (&dir, "%s/%s%s", p->dir, safe ? safe : "", suffix);
+      if (safe == NULL || n == -1) {
+        h2k_seterr ("out of memory");
+        goto out;
+      }
+      size_t j;
+      for (j = 0; j < dirs->len; j++)
+        if (strcmp (dirs->ptr[j], dir) == 0)
+          break;
+      if (j == dirs->len || strcmp (owners.ptr[j], id) == 0)
+        break;                    /* free, or this same VM's */
+      free (dir);
+      dir = NULL;
+    }
+    if (strcmp (dir + strlen (p->dir) + 1, safe) != 0)
+      h2k_warn ("<stdin>: record %zu: VM %s: another VM of the stream has "
+                "the directory %s/%s; this one goes to %s", i + 1,
+                name ? name : "", p->dir, safe, dir);
+    if (string_vector_append (dirs, dir) == -1) {
+      free (dir);
+      h2k_seterr ("out of memory");
+      goto out;
+    }
+    if (string_vector_append (&owners, (char *) id) == -1) {
+      h2k_seterr ("out of memory");
+      goto out;
+    }
+  }
+  ret = 0;
+ out:
+  string_vector_reset (&owners);
+  return ret;
+}
+
 int
 pull_records (struct pull *p, FILE *in)
 {
   struct h2k_jsonl_reader rd;
   json_vector recs = { 0 };
+  string_vector dirs = { 0 };
   json_object *o;
   int r, ret = -1;
   size_t nvm = 0, next = 0;
@@ -697,10 +770,12 @@ pull_records (struct pull *p, FILE *in)
     ret = pull_extents (p, &recs);
     goto out;
   }
+  if (vm_dirs (p, &recs, &dirs) == -1)
+    goto out;
   for (size_t i = 0; i < recs.len; i++) {
     char where[64];
     snprintf (where, sizeof where, "<stdin>: record %zu", i + 1);
-    if (pull_vm (p, recs.ptr[i], where) == -1)
+    if (pull_vm (p, recs.ptr[i], dirs.ptr[i], where) == -1)
       goto out;
     /* Print as each VM is done, so the next step can start on it. */
     if (h2k_jsonl_write (stdout, recs.ptr[i]) == -1 || fflush (stdout) == EOF) {
@@ -713,6 +788,9 @@ pull_records (struct pull *p, FILE *in)
   for (size_t i = 0; i < recs.len; i++)
     json_object_put (recs.ptr[i]);
   json_vector_reset (&recs);
+  for (size_t i = 0; i < dirs.len; i++)
+    free (dirs.ptr[i]);
+  string_vector_reset (&dirs);
   h2k_jsonl_reader_free (&rd);
   return ret;
 }
