@@ -257,6 +257,15 @@ bad "OVA: empty archive" "" -f ova empty.ova
 tar --format=ustar -cf t.ova vm.ovf good.vmdk
 bad_stdin "OVA on stdin: truncated" "stdin" cut.ova -f ova
 
+# Files that are plainly not disks are not taken as raw ones: the OVF
+# instead of its disk, a compressed image.  (A tar archive is read as an
+# OVA.)  Given as raw, they are converted.
+bad "an OVF descriptor is not a disk" "vm.ovf: an XML document \\(an OVF descriptor\\?\\), not a disk image" vm.ovf
+gzip -c good.raw > good.raw.gz
+bad "a gzip file is not a disk" "a gzip-compressed file.*give its format: raw" good.raw.gz
+ok "the OVF as raw, when asked for" img-convert -f raw vm.ovf "$out"
+rm -f "$out"
+
 # Output that cannot be written.
 EXPECT_STATUS=1 expect_fail "output in a missing directory" "no-such-dir/x.qcow2.part: No such file" \
   img-convert good.raw no-such-dir/x.qcow2

@@ -78,6 +78,10 @@ h2k_bdev_open (const char *path, const char *format, unsigned flags,
     }
     if (ops == NULL) {
       close (fd);
+      const char *what = h2k_raw_not_a_disk (head, n);
+      if (what)
+        return h2k_seterr ("%s: %s (to read it as a raw disk all the same, "
+                           "give its format: raw)", path, what);
       return h2k_seterr ("%s: unrecognised disk format", path);
     }
   }

@@ -112,6 +112,11 @@ struct h2k_bdev {
 
 /* The drivers, in probe order (bdev-registry.c). */
 extern const struct h2k_bdev_ops *const h2k_bdev_drivers[];
+
+/* What a file whose first LEN bytes are HEAD plainly is when it is not a
+ * disk image (an XML document, a tar archive, a compressed file), or NULL:
+ * such a file is not taken as a raw disk unless its format is given. */
+const char *h2k_raw_not_a_disk (const unsigned char *head, size_t len);
 const struct h2k_bdev_ops *h2k_bdev_find_driver (const char *name);
 
 /* Open one layer.  FORMAT is a driver name, or NULL to detect it from the

@@ -14,10 +14,42 @@ struct raw {
   int fd;
 };
 
+/* Raw accepts any file but these: files that are plainly something else,
+ * which a user gives by mistake (an OVF instead of its disk, an OVA to a
+ * program that reads disks).  Converting one "as a disk" would succeed
+ * and produce a guest that cannot boot, so detection refuses them and
+ * the error says what the file is; -f raw still takes them. */
+const char *
+h2k_raw_not_a_disk (const unsigned char *head, size_t len)
+{
+  size_t i = 0;
+  if (len >= 3 && memcmp (head, "\xef\xbb\xbf", 3) == 0)
+    i = 3;                              /* a UTF-8 byte order mark */
+  while (i < len && i < 64 && strchr (" \t\r\n", head[i]) && head[i])
+    i++;
+  static const char *const xml[] = { "<?xml", "<Envelope", "<ovf:Envelope" };
+  for (size_t k = 0; k < sizeof xml / sizeof xml[0]; k++)
+    if (len - i >= strlen (xml[k]) && memcmp (head + i, xml[k], strlen (xml[k])) == 0)
+      return "an XML document (an OVF descriptor?), not a disk image";
+  if (len >= 262 && memcmp (head + 257, "ustar", 5) == 0)
+    return "a tar archive (an OVA?), not a disk image";
+  static const struct { const char *magic; size_t len; const char *what; } packed[] = {
+    { "\x1f\x8b", 2, "a gzip-compressed file" },
+    { "\xfd" "7zXZ\0", 6, "an xz-compressed file" },
+    { "\x28\xb5\x2f\xfd", 4, "a zstd-compressed file" },
+    { "BZh", 3, "a bzip2-compressed file" },
+    { "PK\x03\x04", 4, "a zip archive" },
+  };
+  for (size_t k = 0; k < sizeof packed / sizeof packed[0]; k++)
+    if (len >= packed[k].len && memcmp (head, packed[k].magic, packed[k].len) == 0)
+      return packed[k].what;
+  return NULL;
+}
+
 static int
 raw_probe (const unsigned char *head, size_t len, int fd, uint64_t filesize)
 {
-  return 1;
+  return h2k_raw_not_a_disk (head, len) ? 0 : 1;
 }
 
 static int
