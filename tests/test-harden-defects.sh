@@ -60,6 +60,14 @@ for bad in \
   fi
 done
 
+# A "chain" that is not a list is the record's fault, said before any
+# connection is tried (it was ignored, and the disk pulled without its
+# parents).
+printf '%s\n' '{"kind":"vm","name":"w","disks":[{"key":1,"file":"[ds1] w/w.vmdk","chain":"x"}]}' |
+  vs-pull --dir d-chain > out 2> err || true
+is "vs-pull: a \"chain\" that is not a list" "$(cat err)" \
+  'vs-pull: <stdin>: record 1: VM w: disk 0: "chain" is not an array'
+
 # A connection that fails: no DIR, no DIR/<name>/.
 port=9   # discard: nothing listens on it on loopback
 rec='{"kind":"vm","name":"w","disks":[{"key":2000,"file":"[ds1] w/w.vmdk","chain":["[ds1] w/w.vmdk"]}]}'

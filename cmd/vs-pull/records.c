@@ -310,6 +310,14 @@ disk_files (json_object *disk, string_vector *out)
 {
   json_object *arr;
   const char *file;
+  /* A present field of the wrong type is a broken record, not an absent
+   * field: ignoring it would pull a disk without its parents. */
+  static const char *const lists[] = { "chain", "chain_files" };
+  for (size_t k = 0; k < 2; k++)
+    if (json_object_object_get_ex (disk, lists[k], &arr)
+        && !json_object_is_type (arr, json_type_array)
+        && !json_object_is_type (arr, json_type_null))
+      return h2k_seterr ("\"%s\" is not an array", lists[k]);
   if (json_object_object_get_ex (disk, "chain", &arr)
       && json_object_is_type (arr, json_type_array))
     for (size_t k = 0; k < json_object_array_length (arr); k++) {
