@@ -108,3 +108,36 @@ valid "bare record" bare.xml
 is "default memory" "$(xp bare.xml /domain/memory)" 1024
 ok "and says so" grep -q "no memory size" bare.err
 expect_fail "--strict refuses the guesses" "no memory size" virt-define --strict < bare.json
+
+# vs-ls's boot_order: the devices it names boot first, in its order (a NIC
+# there boots from the network), the other disks after them; a CD-ROM in
+# it is dropped with the drive, said; an entry naming no device is left
+# out, said.  Without boot_order the disks boot in their order (above).
+jq -c '.nics[0].key = 4000 | .nics[1].key = 4001
+       | .disks += [{"key":2002,"label":"Hard disk 3","local":"out/vm1.raw"}]
+       | .boot_order = [{"type":"cdrom"},{"type":"disk","key":2001},{"type":"ethernet","key":4001},{"type":"disk","key":2999}]' \
+  local.json > boot.json
+ok "boot_order: a domain" bash -c 'virt-define < boot.json > boot.xml 2>boot.err'
+valid "boot_order" boot.xml
+is "boot_order: Hard disk 2 first, the NIC on DMZ second, then disks 1 and 3" \
+  "$(xp boot.xml 'concat(//disk[2]/boot/@order, " ", //interface[2]/boot/@order, " ", //disk[1]/boot/@order, " ", //disk[3]/boot/@order)')" \
+  "1 2 3 4"
+is "boot_order: the NIC not named does not boot" "$(xp boot.xml 'count(//interface[1]/boot)')" 0
+ok "boot_order: the CD-ROM dropped, said" grep -q "boot order: entry 1, the CD-ROM, left out" boot.err
+ok "boot_order: a key no disk has, said" grep -q "boot_order\[3\]: the record has no disk with key 2999: left out" boot.err
+ok "boot_order: --print-source keeps it, and the keys" \
+  quiet jq -e '.boot_order == [{"type":"cdrom"},{"type":"disk","key":2001},{"type":"ethernet","key":4001}] and .disks[1].key == 2001 and .nics[1].key == 4001' \
+  <(virt-define --print-source < boot.json 2>/dev/null)
+ok "boot_order: print-source, fed back" \
+  bash -c 'virt-define --print-source < boot.json 2>/dev/null | virt-define > boot2.xml 2>/dev/null'
+ok "boot_order: same domain both ways" cmp boot.xml boot2.xml
+jq -c '.boot_order = []' boot.json > empty.json
+ok "boot_order []: the firmware's order, so the disks' own" \
+  bash -c 'virt-define < empty.json > empty.xml'
+is "boot_order []: disks 1, 2, 3 in order, no NIC boots" \
+  "$(xp empty.xml 'concat(//disk[1]/boot/@order, //disk[2]/boot/@order, //disk[3]/boot/@order, count(//interface/boot))')" "1230"
+jq -c '.boot_order = [{"type":"tape"}]' boot.json > tape.json
+ok "boot_order: an unknown type is left out, said" \
+  bash -c 'virt-define < tape.json 2>&1 >/dev/null | grep -q "boot device type \"tape\" not understood"'
+jq -c '.boot_order = {"type":"disk"}' boot.json > notarray.json
+expect_fail "boot_order that is not a list" '"boot_order" is not an array' virt-define < notarray.json

@@ -140,3 +140,28 @@ is "Windows keeps local time" "$(xp "$d" /domain/clock/@offset)" localtime
 is "Hyper-V enlightenments" "$(xp "$d" '/domain/features/hyperv/relaxed/@state')" on
 is "no UEFI loader for BIOS" "$(xp "$d" 'count(/domain/os/loader)')" 0
 is "space in the disk path kept" "$(xp "$d" '//disk/source/@file')" "$tmp/out/My VM-0.qcow2"
+
+# bios.bootOrder (VMware KB 2011654): ethernetN, hdd (every disk, in
+# bios.hddOrder's order), cdrom, floppy.  Each NIC's pciSlotNumber is kept.
+sed -e 's/^memsize.*/&\nbios.bootOrder = "cdrom,ethernet1,hdd"\nbios.hddOrder = "nvme0:0"/' \
+    -e 's/^ethernet1.present.*/&\nethernet1.pciSlotNumber = "224"/' db01.vmx > bootorder.vmx
+src=$(virt-define --print-source bootorder.vmx)
+is "bios.bootOrder in the source" "$(jq -c '.boot_order' <<<"$src")" \
+  '[{"type":"cdrom"},{"type":"ethernet","label":"ethernet1"},{"type":"disk","label":"nvme0:0"},{"type":"disk","label":"scsi0:0"},{"type":"disk","label":"scsi0:1"},{"type":"disk","label":"scsi1:0"}]'
+is "pciSlotNumber as pci_slot" "$(jq -c '[.nics[] | .pci_slot]' <<<"$src")" '[null,224]'
+ok "bios.bootOrder: domain" bash -c 'virt-define --disk-dir out bootorder.vmx > bootorder.xml 2>bootorder.err'
+valid "bios.bootOrder" bootorder.xml
+is "bios.bootOrder: ethernet1 first, then the disks in hddOrder's order" \
+  "$(xp bootorder.xml 'concat(//interface[2]/boot/@order, " ", //disk[1]/boot/@order, " ", //disk[2]/boot/@order, " ", count(//interface[1]/boot))')" \
+  "1 2 3 0"
+is "bios.bootOrder: the first disk is nvme0:0's" "$(xp bootorder.xml '//disk[1]/source/@file')" "$tmp/out/db01_3.qcow2"
+ok "bios.bootOrder: the CD-ROM's place dropped, said" grep -q "entry 1, the CD-ROM, left out" bootorder.err
+# Fed back as a record (with each disk's converted copy as "local"), the
+# boot order by labels gives the same domain but for its origin.
+ok "bios.bootOrder: print-source fed back" \
+  bash -c 'virt-define --print-source bootorder.vmx | jq -c ".disks[] |= (.local = \"out/\" + (.file | sub(\".*/\"; \"\") | sub(\"[.]vmdk$\"; \".qcow2\")))" | virt-define > bootorder2.xml 2>/dev/null'
+ok "bios.bootOrder: the same domain but for its origin" \
+  cmp <(grep -v '<h2k:source origin=' bootorder.xml) <(grep -v '<h2k:source origin=' bootorder2.xml)
+sed 's/^memsize.*/&\nbios.bootOrder = "ethernet7,hdd"/' db01.vmx > noeth.vmx
+ok "bios.bootOrder: a NIC the VM does not have, said" \
+  bash -c 'virt-define --print-source noeth.vmx 2>&1 >/dev/null | grep -q "bios.bootOrder: ethernet7 is not a NIC of this VM"'

@@ -22,6 +22,11 @@ struct gf {
   bool dry_run;
   const char *virtio_win;       /* --virtio-win or $VIRTIO_WIN, or NULL */
   size_t ndisks;
+  /* --source: the VM record (vs-ls's JSON line, as virt-define reads it),
+   * or NULL.  The network fix takes the MAC address of a NIC the guest
+   * names by PCI slot (ens192) from its "nics". */
+  json_object *source;
+  const char *source_name;      /* the file, for the report and messages */
 
   char *root;                   /* inspection root (appliance device) */
   char *type;                   /* "linux", "windows", ... */

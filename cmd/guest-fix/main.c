@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@ enum {
   VIRTIO_WIN_OPTION,
   FORMAT_OPTION,
   LIST_FIXES_OPTION,
+  SOURCE_OPTION,
 };
 
 static const char short_options[] = "nv" H2K_SHORT_OPTIONS_COMMON;
@@ -30,6 +32,7 @@ static const struct option long_options[] = {
   { "skip",        required_argument, NULL, SKIP_OPTION },
   { "virtio-win",  required_argument, NULL, VIRTIO_WIN_OPTION },
   { "format",      required_argument, NULL, FORMAT_OPTION },
+  { "source",      required_argument, NULL, SOURCE_OPTION },
   { "list-fixes",  no_argument,       NULL, LIST_FIXES_OPTION },
   { "verbose",     no_argument,       NULL, 'v' },
   H2K_LONG_OPTIONS_COMMON,
@@ -51,6 +54,9 @@ usage (FILE *fp)
           "      --list-fixes     list the fixes and exit\n"
           "      --virtio-win=DIR VirtIO drivers for Windows guests (or $VIRTIO_WIN)\n"
           "      --format=FMT     disk format (default: qcow2 or raw, by magic)\n"
+          "      --source=FILE    the VM record (vs-ls's JSON line, as virt-define\n"
+          "                       reads it; - for stdin): NICs the guest names by\n"
+          "                       PCI slot (ens192) get their MAC address from it\n"
           "  -v, --verbose        show libguestfs's messages\n"
           "      --help           display this help and exit\n"
           "  -V, --version        output version information and exit\n"
@@ -103,6 +109,78 @@ list_fixes (void)
 }
 
 static json_object *report;
+
+static noreturn void fail_report (struct gf *gf, const char *msg);
+
+static noreturn void fail_reportf (const char *fmt, ...)
+  __attribute__ ((format (printf, 1, 2)));
+
+static noreturn void
+fail_reportf (const char *fmt, ...)
+{
+  va_list ap;
+  char *msg;
+  va_start (ap, fmt);
+  if (vasprintf (&msg, fmt, ap) == -1)
+    h2k_die ("out of memory");
+  va_end (ap);
+  fail_report (NULL, msg);
+}
+
+/* --source: the one VM record in FILE (JSON lines; records of other
+ * kinds, which vs-ls can also write, are skipped).  Its "nics" must be an
+ * array of objects when present, or the lookups by PCI slot would
+ * silently find nothing. */
+static json_object *
+read_source (const char *file)
+{
+  bool is_stdin = strcmp (file, "-") == 0;
+  const char *name = is_stdin ? "<stdin>" : file;
+  FILE *fp = is_stdin ? stdin : fopen (file, "r");
+  if (fp == NULL)
+    fail_reportf ("--source: %s: %s", file, strerror (errno));
+
+  struct h2k_jsonl_reader r;
+  json_object *obj, *vm = NULL;
+  int ret;
+  h2k_jsonl_reader_init (&r, fp, name);
+  while ((ret = h2k_jsonl_read (&r, &obj)) == 1) {
+    const char *kind;
+    if (h2k_json_get_string (obj, "kind", &kind) && strcmp (kind, "vm") != 0) {
+      json_object_put (obj);
+      continue;
+    }
+    if (vm) {
+      json_object_put (obj);
+      json_object_put (vm);
+      fail_reportf ("--source: %s: more than one VM record: give the record "
+                    "of this guest only", name);
+    }
+    vm = obj;
+  }
+  if (ret == -1)
+    fail_reportf ("--source: %s", h2k_errmsg ());
+  h2k_jsonl_reader_free (&r);
+  if (!is_stdin)
+    fclose (fp);
+  if (vm == NULL)
+    fail_reportf ("--source: %s: no VM record", name);
+
+  json_object *nics;
+  if (json_object_object_get_ex (vm, "nics", &nics)
+      && !json_object_is_type (nics, json_type_null)) {
+    bool good = json_object_is_type (nics, json_type_array);
+    for (size_t i = 0; good && i < json_object_array_length (nics); i++)
+      good = json_object_is_type (json_object_array_get_idx (nics, i),
+                                  json_type_object);
+    if (!good) {
+      json_object_put (vm);
+      fail_reportf ("--source: %s: \"nics\" is not an array of objects: not "
+                    "a VM record", name);
+    }
+  }
+  return vm;
+}
 
 static int
 print_report (void)
@@ -163,6 +241,11 @@ main (int argc, char *argv[])
     case SKIP_OPTION: skip_list = optarg; break;
     case VIRTIO_WIN_OPTION: gf.virtio_win = optarg; break;
     case FORMAT_OPTION: format = optarg; break;
+    case SOURCE_OPTION:
+      if (*optarg == '\0')
+        h2k_usage_error ("--source: empty file name");
+      gf.source_name = optarg;
+      break;
     case LIST_FIXES_OPTION: list_fixes (); return h2k_close_stdout () ? 1 : 0;
     default: h2k_option_common (c, short_options, long_options, usage);
     }
@@ -195,6 +278,11 @@ main (int argc, char *argv[])
   json_object_object_add (report, "fixes", fixlist);
   gf.warnings = json_object_new_array ();
   json_object_object_add (report, "warnings", gf.warnings);
+  if (gf.source_name) {
+    json_object_object_add (report, "source",
+                            json_object_new_string (gf.source_name));
+    gf.source = read_source (gf.source_name);
+  }
 
   /* The disks: all readable (and writable unless --dry-run), none in use. */
   gf.ndisks = argc - optind;
@@ -290,6 +378,7 @@ main (int argc, char *argv[])
                           json_object_new_string (failed ? "failed" : "ok"));
   int r = print_report ();
   json_object_put (report);
+  json_object_put (gf.source);
   free (gf.root); free (gf.type); free (gf.distro); free (gf.product);
   free (gf.arch); free (gf.pkgfmt);
   return r == 0 && !failed ? 0 : 1;

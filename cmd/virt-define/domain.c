@@ -5,7 +5,9 @@
  *
  * The choices (why these devices):
  *  - q35 and virtio everywhere: guest-fix puts the virtio drivers in the
- *    guest; the disks stay in the source's order, the first boots first.
+ *    guest; the disks stay in the source's order, and boot in the
+ *    source's boot order (a NIC in it boots from the network), or, when
+ *    it gives none, the first disk first.
  *  - cache='none' io='native' and discard/detect_zeroes='unmap': no host
  *    page cache doubling the guest's, and a qcow2 that stays sparse when
  *    the guest trims or writes zeros.  A file system without O_DIRECT
@@ -49,6 +51,7 @@ struct plan {
   bool windows;
   const char *bus;              /* virtio, scsi, sata */
   char **macs;                  /* normalised, or NULL: libvirt picks */
+  size_t *disk_boot, *nic_boot; /* <boot order>, 0 for none */
 };
 
 static void
@@ -61,6 +64,8 @@ plan_free (struct plan *p, size_t nnics)
     for (size_t i = 0; i < nnics; i++)
       free (p->macs[i]);
   free (p->macs);
+  free (p->disk_boot);
+  free (p->nic_boot);
 }
 
 static bool
@@ -109,6 +114,42 @@ lookup_map (char **list, size_t n, const char *src, const char **dflt)
       found = eq + 1;
   }
   return found;
+}
+
+/* The <boot order> of each disk and NIC.  With the source's boot order,
+ * the devices it names come first, in its order (a NIC there is a network
+ * boot), and the other disks after them in the source's order; CD-ROMs
+ * and floppies are not carried over, so their places are dropped, said.
+ * Without one, the disks boot in the source's order. */
+static int
+plan_boot (const struct vd_source *src, struct plan *p)
+{
+  p->disk_boot = calloc (src->disks.len + 1, sizeof *p->disk_boot);
+  p->nic_boot = calloc (src->nics.len + 1, sizeof *p->nic_boot);
+  if (p->disk_boot == NULL || p->nic_boot == NULL)
+    return h2k_seterr ("out of memory");
+  size_t next = 1;
+  for (size_t i = 0; i < src->boot.len; i++) {
+    const struct vd_boot *b = &src->boot.ptr[i];
+    switch (b->type) {
+    case VD_BOOT_DISK:
+      if (p->disk_boot[b->index] == 0)
+        p->disk_boot[b->index] = next++;
+      break;
+    case VD_BOOT_NIC:
+      if (p->nic_boot[b->index] == 0)
+        p->nic_boot[b->index] = next++;
+      break;
+    default:
+      h2k_warn ("%s: boot order: entry %zu, the %s, left out: CD-ROMs and "
+                "floppies are not carried over", p->name, i + 1,
+                b->type == VD_BOOT_CDROM ? "CD-ROM" : "floppy");
+    }
+  }
+  for (size_t i = 0; i < src->disks.len; i++)
+    if (p->disk_boot[i] == 0)
+      p->disk_boot[i] = next++;
+  return 0;
 }
 
 /* Check and settle everything that can fail, before writing starts. */
@@ -232,7 +273,7 @@ make_plan (const struct vd_source *src, const struct vd_map *map,
     }
     p->macs[i] = mac;
   }
-  return 0;
+  return plan_boot (src, p);
 }
 
 static void
@@ -366,7 +407,7 @@ write_disks (xmlTextWriterPtr xo, const struct vd_source *src,
         attribute ("dev", dev);
         attribute ("bus", p->bus);
       }
-      empty_element ("boot") { attribute_format ("order", "%zu", i + 1); }
+      empty_element ("boot") { attribute_format ("order", "%zu", p->disk_boot[i]); }
     }
   }
   if (strcmp (p->bus, "scsi") == 0) {
@@ -403,6 +444,9 @@ write_nics (xmlTextWriterPtr xo, const struct vd_source *src,
         attribute (br ? "bridge" : "network", br ? br : net);
       }
       empty_element ("model") { attribute ("type", "virtio"); }
+      if (p->nic_boot[i]) {
+        empty_element ("boot") { attribute_format ("order", "%zu", p->nic_boot[i]); }
+      }
     }
   }
 }

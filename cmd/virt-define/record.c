@@ -5,6 +5,7 @@
  * with the wrong type is an error, because it means the record is not
  * what we think it is. */
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,7 +78,8 @@ read_disk (json_object *e, const char *where, struct vd_source *src)
       || get_string (e, where, "controller", &d->controller) == -1
       || get_int (e, where, "capacity", 0, &d->capacity) == -1
       || get_small_int (e, where, "bus", &d->bus) == -1
-      || get_small_int (e, where, "unit", &d->unit) == -1)
+      || get_small_int (e, where, "unit", &d->unit) == -1
+      || get_int (e, where, "key", 0, &d->key) == -1)
     return -1;
   return 0;
 }
@@ -90,7 +92,9 @@ read_nic (json_object *e, const char *where, struct vd_source *src)
       || get_string (e, where, "label", &n->label) == -1
       || get_string (e, where, "mac", &n->mac) == -1
       || get_string (e, where, "type", &n->type) == -1
-      || get_string (e, where, "network", &n->network) == -1)
+      || get_string (e, where, "network", &n->network) == -1
+      || get_int (e, where, "key", 0, &n->key) == -1
+      || get_int (e, where, "pci_slot", 0, &n->pci_slot) == -1)
     return -1;
   return 0;
 }
@@ -113,6 +117,50 @@ read_cdrom (json_object *e, const char *where, struct vd_source *src)
   if (get_string (e, where, "label", &label) == -1)
     return -1;
   return vd_source_add_removable (src, "cdrom", label);
+}
+
+/* One entry of vs-ls's boot_order: {"type": "disk", "key": 2000}, the
+ * device named by its key (or, in --print-source's output for a VMX, by
+ * its label).  An entry that names no device of the record is left out
+ * with a warning: the rest of the order still holds. */
+static int
+read_boot (json_object *e, const char *where, struct vd_source *src)
+{
+  CLEANUP_FREE char *type = NULL, *label = NULL;
+  int64_t key = -1;
+  if (get_string (e, where, "type", &type) == -1
+      || get_string (e, where, "label", &label) == -1
+      || get_int (e, where, "key", 0, &key) == -1)
+    return -1;
+  if (type == NULL) {
+    h2k_warn ("%s: no \"type\": left out", where);
+    return 0;
+  }
+  if (strcmp (type, "cdrom") == 0)
+    return vd_source_add_boot (src, VD_BOOT_CDROM, 0);
+  if (strcmp (type, "floppy") == 0)
+    return vd_source_add_boot (src, VD_BOOT_FLOPPY, 0);
+
+  bool disk = strcmp (type, "disk") == 0;
+  if (!disk && strcmp (type, "ethernet") != 0) {
+    h2k_warn ("%s: boot device type \"%s\" not understood (disk, ethernet, "
+              "cdrom or floppy): left out", where, type);
+    return 0;
+  }
+  size_t n = disk ? src->disks.len : src->nics.len;
+  for (size_t i = 0; i < n; i++) {
+    int64_t k = disk ? src->disks.ptr[i].key : src->nics.ptr[i].key;
+    const char *l = disk ? src->disks.ptr[i].label : src->nics.ptr[i].label;
+    if (key >= 0 ? k == key : label && l && strcmp (label, l) == 0)
+      return vd_source_add_boot (src, disk ? VD_BOOT_DISK : VD_BOOT_NIC, i);
+  }
+  if (key >= 0)
+    h2k_warn ("%s: the record has no %s with key %lld: left out", where,
+              disk ? "disk" : "NIC", (long long) key);
+  else
+    h2k_warn ("%s: the record has no %s \"%s\": left out", where,
+              disk ? "disk" : "NIC", label ? label : "(no key, no label)");
+  return 0;
 }
 
 /* Each element of ARR must be an object; READ adds it to SRC. */
@@ -142,7 +190,7 @@ vd_read_record (json_object *obj, const char *where)
 {
   struct vd_source *src = vd_source_new ("record");
   CLEANUP_FREE char *firmware = NULL, *uuid = NULL;
-  json_object *disks, *nics, *removable, *cdroms, *v;
+  json_object *disks, *nics, *removable, *cdroms, *boot, *v;
 
   if (src == NULL)
     return NULL;
@@ -162,7 +210,8 @@ vd_read_record (json_object *obj, const char *where)
       || get_array (obj, where, "disks", &disks) == -1
       || get_array (obj, where, "nics", &nics) == -1
       || get_array (obj, where, "removable", &removable) == -1
-      || get_array (obj, where, "cdroms", &cdroms) == -1)
+      || get_array (obj, where, "cdroms", &cdroms) == -1
+      || get_array (obj, where, "boot_order", &boot) == -1)
     goto err;
 
   if (uuid && (src->uuid = vd_normalize_uuid (uuid)) == NULL)
@@ -190,7 +239,9 @@ vd_read_record (json_object *obj, const char *where)
   if (read_each (disks, where, "disks", src, read_disk) == -1
       || read_each (nics, where, "nics", src, read_nic) == -1
       || read_each (removable, where, "removable", src, read_removable) == -1
-      || read_each (cdroms, where, "cdroms", src, read_cdrom) == -1)
+      || read_each (cdroms, where, "cdroms", src, read_cdrom) == -1
+      /* After the devices it names. */
+      || read_each (boot, where, "boot_order", src, read_boot) == -1)
     goto err;
   return src;
 

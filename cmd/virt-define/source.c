@@ -55,6 +55,7 @@ vd_source_free (struct vd_source *src)
     free (src->removables.ptr[i].label);
   }
   vd_removables_reset (&src->removables);
+  vd_boots_reset (&src->boot);
   free (src);
 }
 
@@ -72,7 +73,7 @@ vd_set (char **field, const char *value)
 struct vd_disk *
 vd_source_add_disk (struct vd_source *src)
 {
-  struct vd_disk d = { .capacity = -1, .bus = -1, .unit = -1 };
+  struct vd_disk d = { .capacity = -1, .bus = -1, .unit = -1, .key = -1 };
   if (vd_disks_append (&src->disks, d) == -1)
     return NULL;
   return &src->disks.ptr[src->disks.len - 1];
@@ -81,7 +82,7 @@ vd_source_add_disk (struct vd_source *src)
 struct vd_nic *
 vd_source_add_nic (struct vd_source *src)
 {
-  struct vd_nic n = { 0 };
+  struct vd_nic n = { .key = -1, .pci_slot = -1 };
   if (vd_nics_append (&src->nics, n) == -1)
     return NULL;
   return &src->nics.ptr[src->nics.len - 1];
@@ -99,6 +100,26 @@ vd_source_add_removable (struct vd_source *src, const char *type,
     return -1;
   }
   return 0;
+}
+
+int
+vd_source_add_boot (struct vd_source *src, enum vd_boot_type type,
+                    size_t index)
+{
+  struct vd_boot b = { .type = type, .index = index };
+  return vd_boots_append (&src->boot, b);
+}
+
+/* The record's names (vs-ls's boot_order types). */
+const char *
+vd_boot_type_name (enum vd_boot_type type)
+{
+  switch (type) {
+  case VD_BOOT_DISK: return "disk";
+  case VD_BOOT_NIC: return "ethernet";
+  case VD_BOOT_CDROM: return "cdrom";
+  default: return "floppy";
+  }
 }
 
 const char *
@@ -185,6 +206,7 @@ vd_source_to_json (const struct vd_source *src)
         || add_string (e, "controller", d->controller) == -1
         || add_int (e, "bus", d->bus) == -1
         || add_int (e, "unit", d->unit) == -1
+        || add_int (e, "key", d->key) == -1
         || add_string (e, "local", d->local) == -1)
       goto oom;
   }
@@ -197,8 +219,35 @@ vd_source_to_json (const struct vd_source *src)
         || add_string (e, "label", n->label) == -1
         || add_string (e, "mac", n->mac) == -1
         || add_string (e, "type", n->type) == -1
-        || add_string (e, "network", n->network) == -1)
+        || add_string (e, "network", n->network) == -1
+        || add_int (e, "key", n->key) == -1
+        || add_int (e, "pci_slot", n->pci_slot) == -1)
       goto oom;
+  }
+
+  /* The boot order as the record has it: devices by key where they have
+   * one (vs-ls), else by label (a VMX's "scsi0:0", "ethernet1"), which
+   * the record reader takes too. */
+  if (src->boot.len > 0) {
+    if (add_array (o, "boot_order", &arr) == -1)
+      goto oom;
+    for (size_t i = 0; i < src->boot.len; i++) {
+      const struct vd_boot *b = &src->boot.ptr[i];
+      int64_t key = -1;
+      const char *label = NULL;
+      if (b->type == VD_BOOT_DISK) {
+        key = src->disks.ptr[b->index].key;
+        label = src->disks.ptr[b->index].label;
+      } else if (b->type == VD_BOOT_NIC) {
+        key = src->nics.ptr[b->index].key;
+        label = src->nics.ptr[b->index].label;
+      }
+      if ((e = new_object_in (arr)) == NULL
+          || h2k_json_set_string (e, "type", vd_boot_type_name (b->type)) == -1
+          || add_int (e, "key", key) == -1
+          || (key < 0 && add_string (e, "label", label) == -1))
+        goto oom;
+    }
   }
 
   if (src->removables.len > 0) {

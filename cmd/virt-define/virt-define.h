@@ -35,6 +35,7 @@ struct vd_disk {
   char *controller;     /* "ide", "sata", "nvme", "pvscsi", "lsilogic"... */
   int bus;              /* controller number, or -1 */
   int unit;             /* unit on the controller, or -1 */
+  int64_t key;          /* the record's device key (2000), or -1 */
 
   /* Filled by the mapping step (disks.c), not by the readers. */
   char *path;           /* absolute path of the converted disk */
@@ -49,6 +50,16 @@ struct vd_nic {
   char *mac;            /* as the source wrote it, or NULL */
   char *type;           /* "vmxnet3", "e1000"... or NULL */
   char *network;        /* the source network's name, or NULL */
+  int64_t key;          /* the record's device key (4000), or -1 */
+  int64_t pci_slot;     /* VMware's pciSlotNumber (192), or -1 */
+};
+
+/* One entry of the source's boot order: a disk or NIC of the source (by
+ * index), or a CD-ROM or floppy drive, which are not carried over. */
+enum vd_boot_type { VD_BOOT_DISK, VD_BOOT_NIC, VD_BOOT_CDROM, VD_BOOT_FLOPPY };
+struct vd_boot {
+  enum vd_boot_type type;
+  size_t index;         /* into disks or nics; unused for CD-ROM, floppy */
 };
 
 /* A CD-ROM or floppy drive: not carried over, only reported. */
@@ -60,6 +71,7 @@ struct vd_removable {
 DEFINE_VECTOR_TYPE (vd_disks, struct vd_disk);
 DEFINE_VECTOR_TYPE (vd_nics, struct vd_nic);
 DEFINE_VECTOR_TYPE (vd_removables, struct vd_removable);
+DEFINE_VECTOR_TYPE (vd_boots, struct vd_boot);
 
 struct vd_source {
   const char *origin;   /* "ovf", "ova", "vmx" or "record" */
@@ -77,6 +89,10 @@ struct vd_source {
   vd_disks disks;
   vd_nics nics;
   vd_removables removables;
+  /* The boot order the source gives (record "boot_order", VMX
+   * bios.bootOrder); empty when it gives none, and the disks then boot
+   * in their order. */
+  vd_boots boot;
 };
 
 /* source.c */
@@ -86,6 +102,9 @@ struct vd_disk *vd_source_add_disk (struct vd_source *src);
 struct vd_nic *vd_source_add_nic (struct vd_source *src);
 int vd_source_add_removable (struct vd_source *src, const char *type,
                              const char *label);
+int vd_source_add_boot (struct vd_source *src, enum vd_boot_type type,
+                        size_t index);
+const char *vd_boot_type_name (enum vd_boot_type type);
 /* The model as a VM record (DESIGN.md section 2 field names). */
 json_object *vd_source_to_json (const struct vd_source *src);
 /* Strings from the sources: strdup that records failure with h2k_seterr. */

@@ -417,6 +417,11 @@ read_nics (const struct vmx *v, struct vd_source *src)
         || vd_set (&nic->type, getf (v, "%s.virtualDev", label)) == -1
         || vd_set (&nic->network, net) == -1)
       return -1;
+    const char *slot = getf (v, "%s.pciSlotNumber", label);
+    char *end;
+    long sn = slot ? strtol (slot, &end, 10) : -1;
+    if (slot && *end == '\0' && sn >= 0 && sn <= 65535)
+      nic->pci_slot = sn;
   }
 
   for (int f = 0; f < 4; f++) {
@@ -425,6 +430,53 @@ read_nics (const struct vmx *v, struct vd_source *src)
     if (is_true (getf (v, "%s.present", label))
         && vd_source_add_removable (src, "floppy", label) == -1)
       return -1;
+  }
+  return 0;
+}
+
+/* bios.bootOrder ("ethernet5,ethernet2,hdd,cdrom,floppy", VMware KB
+ * 2011654): "hdd" is every disk, in bios.hddOrder's order (the order
+ * read_disks gave them), "ethernetN" one NIC, "cdrom" and "floppy" every
+ * drive of that kind.  Without the key the source gives no order. */
+static int
+read_boot_order (const struct vmx *v, struct vd_source *src)
+{
+  const char *order = get (v, "bios.bootOrder");
+  if (order == NULL)
+    return 0;
+  CLEANUP_FREE char *copy = strdup (order);
+  if (copy == NULL)
+    return h2k_seterr ("out of memory");
+  char *save = NULL;
+  for (char *w = strtok_r (copy, ", ", &save); w; w = strtok_r (NULL, ", ", &save)) {
+    int r = 0;
+    if (strcasecmp (w, "hdd") == 0) {
+      for (size_t i = 0; i < src->disks.len && r == 0; i++) {
+        bool dup = false;
+        for (size_t k = 0; k < src->boot.len; k++)
+          dup |= src->boot.ptr[k].type == VD_BOOT_DISK && src->boot.ptr[k].index == i;
+        if (!dup)
+          r = vd_source_add_boot (src, VD_BOOT_DISK, i);
+      }
+    } else if (strcasecmp (w, "cdrom") == 0)
+      r = vd_source_add_boot (src, VD_BOOT_CDROM, 0);
+    else if (strcasecmp (w, "floppy") == 0)
+      r = vd_source_add_boot (src, VD_BOOT_FLOPPY, 0);
+    else if (strncasecmp (w, "ethernet", 8) == 0) {
+      size_t i;
+      for (i = 0; i < src->nics.len; i++)
+        if (strcasecmp (src->nics.ptr[i].label, w) == 0)
+          break;
+      if (i < src->nics.len)
+        r = vd_source_add_boot (src, VD_BOOT_NIC, i);
+      else
+        h2k_warn ("%s: bios.bootOrder: %s is not a NIC of this VM: left out",
+                  v->name, w);
+    } else
+      h2k_warn ("%s: bios.bootOrder: \"%s\" not understood (hdd, cdrom, "
+                "floppy or ethernetN): left out", v->name, w);
+    if (r == -1)
+      return h2k_seterr ("out of memory");
   }
   return 0;
 }
@@ -526,7 +578,8 @@ vd_read_vmx (const char *buf, size_t len, const char *name)
   if (get_number (&v, "numvcpus", &src->cpus) == -1
       || get_number (&v, "cpuid.coresPerSocket", &src->cores_per_socket) == -1
       || get_number (&v, "memsize", &src->memory_mib) == -1
-      || read_disks (&v, src) == -1 || read_nics (&v, src) == -1)
+      || read_disks (&v, src) == -1 || read_nics (&v, src) == -1
+      || read_boot_order (&v, src) == -1)
     goto err;
 
   vmx_free (&v);
