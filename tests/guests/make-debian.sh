@@ -312,19 +312,20 @@ lvm)
     mkfs.ext4 -q -F -L boot -E offset=1048576 -d "$work/boot" "$img" 262144k
     # The volume group is made by the appliance's LVM; the first logical
     # volume on a new physical volume is one linear run of extents, so
-    # its bytes can then be written from here at a known offset.
-    guestfish --format=raw -a "$img" <<'GF'
+    # its bytes can then be written from here at a known offset.  Its
+    # layout is read in the same appliance session, where the devices
+    # certainly exist: a second launch raced udev on a loaded machine
+    # ("/dev/sda2: device not found").
+    layout=$(guestfish --format=raw -a "$img" <<'GF'
 run
 pvcreate /dev/sda2
 vgcreate vg0 /dev/sda2
 lvcreate-free root vg0 100
-GF
-    read -r pe_start lv_size ranges < <(guestfish --ro --format=raw -a "$img" <<'GF'
-run
 debug sh "echo $(lvm pvs --noheadings --nosuffix --units b -o pe_start /dev/sda2) $(lvm lvs --noheadings --nosuffix --units b -o lv_size,seg_pe_ranges vg0/root)"
 GF
 )
-    [[ $ranges == /dev/sda2:0-* ]] || guest_die "unexpected LV layout: $ranges"
+    read -r pe_start lv_size ranges <<< "$layout"
+    [[ $ranges == /dev/sda2:0-* ]] || guest_die "unexpected LV layout: $layout"
     lv_off=$(( 526336 * 512 + pe_start ))
     mkfs.ext4 -q -F -L root -E offset=$lv_off -d "$root" "$img" "$(( lv_size / 1024 ))k"
     bootdisk=$img ;;
