@@ -183,7 +183,7 @@ nfiles=0 hidden=0 want=()
 for n in "${names[@]}"; do
   f=${n//\//_}
   f=${f:0:240}
-  [ "$f" = . ] || [ "$f" = .. ] && f=x$f
+  if [ "$f" = . ] || [ "$f" = .. ]; then f=x$f; fi
   cp w.raw "drop/$f.raw"
   nfiles=$((nfiles + 1))
   if [[ $f == .* ]]; then hidden=$((hidden + 1)); else want+=("$f"); fi
