@@ -8,8 +8,8 @@
 #
 # VMS is a list of names without spaces; VMLIST a file of names, one a
 # line, any characters.  Each VM goes through these steps, each a target
-# whose stamp is in OUT/.batch/ (named by the hex of the VM's name, so any
-# name is a safe file name):
+# whose stamp is in OUT/.batch/ (named by the hex of the VM's name, or its
+# SHA-256 when long, so any name is a safe file name):
 #
 #   ID.migrated   h2k-migrate --out OUT FLAGS -- VM   (itself resumable)
 #   ID.verified   qemu-img check of every disk of OUT/<VM>/migration.json
@@ -70,12 +70,16 @@ all:
 	@$(MAKE) --no-print-directory -f '$(THIS)' hosts
 endif
 
-# The list of VMs, as IDs (the hex of each name) with one file per VM
-# holding its name, in STATE/vms.mk; made first, read by the later makes.
+# The list of VMs, as IDs (the hex of each name; "sha256-" and the name's
+# SHA-256 for a name of more than 100 bytes, whose hex would be too long a
+# file name) with one file per VM holding its name, in STATE/vms.mk; made
+# first, read by the later makes.
 list:
 	@command -v "$$H2K_MIGRATE" >/dev/null || { echo "migrate.mk: $$H2K_MIGRATE: not found (the batch needs h2k-migrate, scripts/h2k-migrate in the source tree; or set H2K_MIGRATE=PATH)" >&2; exit 1; }
 	@mkdir -p "$$STATE" "$$OUT/logs"
-	@hex () { printf '%s' "$$1" | od -An -tx1 -v | tr -d ' \n'; }; \
+	@hex () { local h; h=$$(printf '%s' "$$1" | od -An -tx1 -v | tr -d ' \n'); \
+	  [ "$${#h}" -le 200 ] || h=sha256-$$(printf '%s' "$$1" | sha256sum | cut -d' ' -f1); \
+	  printf '%s' "$$h"; }; \
 	ids=(); \
 	add () { [ -n "$$1" ] || return 0; local h; h=$$(hex "$$1"); \
 	  printf '%s' "$$1" > "$$STATE/$$h.name"; ids+=("$$h"); }; \
@@ -100,11 +104,11 @@ batch-migrated: $(patsubst %.migrated,%.$(LAST),$(wildcard $(IDS:%=$(STATE)/%.mi
 
 # Shell helpers of the recipes: the VM's name (read from its file, a
 # trailing newline kept), its directory in OUT and its log, as h2k-migrate
-# names them (control characters and / made _, a leading dot prefixed).
+# names them (control characters and / made _, a leading dot prefixed,
+# bytes that are not UTF-8 made U+FFFD, cut at 200 bytes).
 define vm_id
 name=$$(cat "$$STATE/$(1).name"; printf x); name=$${name%x}; \
-safe=$$(printf '%s' "$$name" | LC_ALL=C tr '/[:cntrl:]' '[_*]'; printf x); safe=$${safe%x}; \
-[[ $$safe != .* ]] || safe=_$$safe; \
+safe=$$(printf '%s' "$$name" | jq -Rsj '.[:200] | gsub("[/\\x00-\\x1f\\x7f]"; "_") | until(utf8bytelength <= 200; .[:-1]) | if startswith(".") then "_" + . else . end'); \
 dir=$$OUT/$$safe; log=$$OUT/logs/$$safe.log
 endef
 vm_of = $(call vm_id,$*)

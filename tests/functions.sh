@@ -19,6 +19,10 @@
 #   $H2K_BIN    directory of the programs under test (already on PATH)
 #   $H2K_CACHE  cache for expensive fixtures, outside the repository
 #   $H2K_SAMPLES  the shared sample disks (may not exist: test with -d)
+#
+# H2K_VALGRIND=1 (make check-valgrind sets it) runs every program of
+# $H2K_BIN, and the test tools named in H2K_VALGRIND_TOOLS (default:
+# bdev-cat, the disk reader), under valgrind: see _h2k_valgrind_setup.
 
 set -e
 set -o pipefail
@@ -46,6 +50,73 @@ H2K_CRASH_CODES=" 86 87 "
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/h2k-test.XXXXXX")
 export tmp
 
+# Valgrind over the programs (H2K_VALGRIND=1).  A directory mirrors
+# $H2K_BIN: each ELF program in it, and each test tool named in
+# H2K_VALGRIND_TOOLS, is a small script that runs the real one under
+# valgrind; everything else (the scripts, the fixture writers) is a
+# symbolic link to the real file.  That directory becomes $H2K_BIN and
+# comes first on PATH, so a test, and a script it runs, calls the wrapped
+# programs without knowing.  The program's own exit status comes through;
+# an error or a definite leak makes it 99 (a crash code for expect_fail),
+# and valgrind's report goes to a log of its own, not to the stderr the
+# test reads.  At exit every non-empty log fails one more test point,
+# with the command that made it, so an error is caught even where a test
+# ignores the status (`prog || true`).  Not with the sanitizer build:
+# valgrind cannot run ASan programs.
+H2K_VALGRIND_LOGS=
+_h2k_valgrind_setup ()
+{
+  local real=$H2K_BIN vg=$tmp/.valgrind f rel name
+  local tools=" ${H2K_VALGRIND_TOOLS-bdev-cat} "
+  command -v valgrind >/dev/null || { echo "H2K_VALGRIND=1: valgrind is not installed" >&2; exit 1; }
+  H2K_VALGRIND_LOGS=$vg/logs
+  mkdir -p "$vg/bin/tests" "$H2K_VALGRIND_LOGS"
+  for f in "$real"/* "$real"/tests/*; do
+    [ -f "$f" ] && [ -x "$f" ] || continue
+    rel=${f#"$real"/} name=${f##*/}
+    if [ "$(head -c 4 "$f")" = $'\177ELF' ] &&
+       { [ "$rel" = "$name" ] || [[ $tools == *" $name "* ]]; }; then
+      # The log and the command line are named by the wrapper's process
+      # id, which exec keeps for valgrind (its %p).
+      {
+        echo '#!/bin/sh'
+        printf 'printf "%%s\\n" "$0 $*" > %q/%q.$$.cmd\n' "$H2K_VALGRIND_LOGS" "$name"
+        printf 'exec valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite --track-fds=no --log-file=%q/%q.%%p.log %q "$@"\n' \
+          "$H2K_VALGRIND_LOGS" "$name" "$f"
+      } > "$vg/bin/$rel"
+      chmod +x "$vg/bin/$rel"
+    else
+      ln -s "$f" "$vg/bin/$rel"
+    fi
+  done
+  H2K_BIN=$vg/bin
+  PATH=$H2K_BIN:$PATH
+  export H2K_BIN PATH H2K_VALGRIND_LOGS
+  H2K_CRASH_CODES="${H2K_CRASH_CODES}99 "
+}
+
+# _h2k_valgrind_report: one failed test point if any valgrind log has
+# something in it (printed with the command that wrote it).
+_h2k_valgrind_report ()
+{
+  [ -n "$H2K_VALGRIND_LOGS" ] && [ -d "$H2K_VALGRIND_LOGS" ] || return 0
+  local logs=() l runs
+  runs=$(find "$H2K_VALGRIND_LOGS" -name '*.cmd' | wc -l)
+  while IFS= read -r -d '' l; do logs+=("$l"); done \
+    < <(find "$H2K_VALGRIND_LOGS" -name '*.log' -size +0 -print0)
+  _tap_n=$((_tap_n + 1))
+  if [ "${#logs[@]}" -eq 0 ]; then
+    echo "ok $_tap_n - valgrind: no error in $runs program runs"
+    return 0
+  fi
+  _tap_failed=$((_tap_failed + 1))
+  echo "not ok $_tap_n - valgrind: errors in ${#logs[@]} of $runs program runs"
+  for l in "${logs[@]:0:5}"; do
+    diag "command: $(cat "${l%.log}.cmd" 2>/dev/null | head -c 500)" "$(head -n 40 "$l")"
+  done
+}
+
+
 _tap_n=0
 _tap_failed=0
 _cleanups=()
@@ -64,6 +135,9 @@ _h2k_exit ()
   for (( i=${#_cleanups[@]}-1; i>=0; i-- )); do
     eval "${_cleanups[$i]}" >/dev/null 2>&1
   done
+  if [ "$status" -ne 77 ]; then
+    _h2k_valgrind_report
+  fi
   rm -rf "$tmp"
   if [ "$status" -eq 77 ]; then
     # make check prints this log after prove's summary, where CI's tail
@@ -91,6 +165,10 @@ _h2k_exit ()
 trap _h2k_exit EXIT
 trap '_h2k_line=$LINENO' ERR
 trap 'exit 130' INT TERM
+
+if [ "${H2K_VALGRIND:-0}" = 1 ] && [ "${H2K_SANITIZE:-0}" != 1 ]; then
+  _h2k_valgrind_setup
+fi
 
 # skip_all REASON: skip every test of this file.
 skip_all ()

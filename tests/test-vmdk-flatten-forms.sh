@@ -171,7 +171,15 @@ mkdir many
   done
 } > many/d.vmdk
 if [ "$(ulimit -Hn)" = unlimited ] || [ "$(ulimit -Hn)" -gt 1200 ]; then
-  ok "1100 extent files with a soft limit of 1024" bash -c 'ulimit -Sn 1024 && vmdk-flatten many/d.vmdk many.raw'
+  if [ -n "${H2K_VALGRIND_LOGS:-}" ]; then
+    # Valgrind refuses a program's raise of its soft limit (it keeps the
+    # limit it started with, less its own descriptors): the limit is
+    # raised before, and only the 1100 extents are tested.
+    ok "1100 extent files (under valgrind: soft limit raised beforehand)" \
+      bash -c 'ulimit -Sn "$(ulimit -Hn)" && vmdk-flatten many/d.vmdk many.raw'
+  else
+    ok "1100 extent files with a soft limit of 1024" bash -c 'ulimit -Sn 1024 && vmdk-flatten many/d.vmdk many.raw'
+  fi
   is "1100 extent files: size" "$(stat -c %s many.raw)" $((1100 * 4096))
   is "1100 extent files: the last extent's data" "$(dd if=many.raw bs=4096 skip=1099 count=1 status=none | head -c 4)" 1100
 else

@@ -105,10 +105,28 @@ h2k_seterr (const char *fmt, ...)
    * "h2k_seterr ("%s: %s", x, h2k_errmsg ())" is as safe as
    * h2k_seterr_prefix, not undefined behaviour. */
   char line[sizeof errbuf];
+  char *full = NULL;
   va_list ap;
   va_start (ap, fmt);
-  vsnprintf (line, sizeof line, fmt, ap);
+  int n = vasprintf (&full, fmt, ap);
   va_end (ap);
+  if (n < 0) {
+    snprintf (line, sizeof line, "out of memory for an error message");
+  } else if ((size_t) n < sizeof line) {
+    memcpy (line, full, (size_t) n + 1);
+  } else {
+    /* Too long (a message quoting a 4 KiB name): its start and its end,
+     * where the reason is, with "..." between, each cut between two
+     * UTF-8 characters. */
+    size_t head = 300, tail = sizeof line - head - 4;
+    while (head > 0 && ((unsigned char) full[head] & 0xc0) == 0x80)
+      head--;
+    const char *t = full + n - tail;
+    while (*t && ((unsigned char) *t & 0xc0) == 0x80)
+      t++;
+    snprintf (line, sizeof line, "%.*s...%s", (int) head, full, t);
+  }
+  free (full);
   memcpy (errbuf, line, sizeof errbuf);
   errcode = 0;
   return -1;

@@ -118,6 +118,21 @@ test_errors (void)
       "an overlong message is cut, not overrun");
   h2k_seterr_prefix ("q");
   ok (strncmp (h2k_errmsg (), "q: p: xxx", 9) == 0, "prefix of a long message");
+  /* A message quoting a 4 KiB name keeps its reason, at the end. */
+  char name[4097];
+  memset (name, 'n', sizeof name - 1);
+  name[sizeof name - 1] = '\0';
+  name[296] = (char) 0xc3;    /* a two-byte UTF-8 character across the cut */
+  name[297] = (char) 0xbc;    /* (bytes 299 and 300 of the message) */
+  h2k_seterr ("VM %s: Changed Block Tracking is off", name);
+  const char *m = h2k_errmsg ();
+  size_t ml = strlen (m);
+  ok (ml < 1024 && ml > 1000 && strncmp (m, "VM nnn", 6) == 0
+      && strstr (m, "...") != NULL
+      && strcmp (m + ml - 31, ": Changed Block Tracking is off") == 0,
+      "an overlong message keeps its start and its end (the reason)");
+  ok (strchr (m, (char) 0xc3) == NULL && strchr (m, (char) 0xbc) == NULL,
+      "... cut between UTF-8 characters");
   ok (h2k_is_zero ((char[40]) { 0 }, 40), "is_zero on zeros");
   char b[40] = { 0 };
   b[39] = 1;

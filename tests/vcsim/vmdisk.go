@@ -377,7 +377,9 @@ func applyPlan(ctx context.Context, c *vim25.Client, finder *find.Finder, dc *ob
 		}
 		var err error
 		safe := p.name
-		if !safeName.MatchString(safe) {
+		// A long name (a 4 KiB one in the hostile-name tests) is no
+		// folder name either: the file system refuses it.
+		if !safeName.MatchString(safe) || len(safe) > 64 {
 			safe = fmt.Sprintf("h2k-vm-%d", n)
 		}
 		if svm, err = createVM(ctx, c, finder, dc, ds, safe); err != nil {
