@@ -523,6 +523,7 @@ struct rstream {
   bool expanding;               /* an object is being expanded */
   bool object_too_big;
   bool stream_too_big;
+  bool eof;                     /* the transfer ended well */
   uint64_t fed;                 /* bytes given to the parser */
   uint64_t object_start;        /* FED when the object began */
   char *why;                    /* the parser's first error */
@@ -590,8 +591,10 @@ stream_read (void *opaque, char *out, int len)
   struct rstream *r = opaque;
   struct buf *b = r->b;
   conn_pump (r->c, b, false);
-  if (b->off == b->len)
-    return r->c->code == CURLE_OK ? 0 : -1;
+  if (b->off == b->len) {
+    r->eof = r->c->code == CURLE_OK;
+    return r->eof ? 0 : -1;
+  }
   size_t n = b->len - b->off;
   if (n > (size_t) len)
     n = len;
@@ -645,10 +648,21 @@ stream_error (struct h2k_vs *vs, const char *method, struct rstream *r,
     return h2k_seterr ("%s: %s: the server's reply is larger than %u GiB: refused",
                        vs->name, method, (unsigned) (MAX_STREAM >> 30));
   if (r->c->code != CURLE_OK) {
-    struct buf none = { 0 };
-    transport_error (vs, r->c, method, &none);
-    return h2k_seterr_prefix ("the reply broke off after %zu objects", nobj);
+    curl_off_t sent = 0;
+    curl_easy_getinfo (r->c->easy, CURLINFO_PRETRANSFER_TIME_T, &sent);
+    if (r->c->code == CURLE_OPERATION_TIMEDOUT && sent > 0)
+      return h2k_seterr ("%s: %s: the server stalled after %zu objects: less "
+                         "than %u bytes in %u seconds (--stall-timeout)",
+                         vs->name, method, nobj, H2K_STALL_BYTES,
+                         vs->opts->stall_timeout);
+    return h2k_seterr ("%s: %s: the reply broke off after %zu objects: %s",
+                       vs->name, method, nobj, r->c->errbuf[0] ? r->c->errbuf
+                       : curl_easy_strerror (r->c->code));
   }
+  if (r->eof)
+    return h2k_seterr ("%s: %s: the reply ends half way, after %zu objects "
+                       "(reply.xml: line %d: %s)", vs->name, method, nobj,
+                       r->line, r->why ? r->why : "cannot parse");
   return h2k_seterr ("%s: %s: malformed reply after %zu objects: reply.xml: "
                      "line %d: %s", vs->name, method, nobj, r->line,
                      r->why ? r->why : "cannot parse");
@@ -770,8 +784,7 @@ post_objects (struct h2k_vs *vs, const char *method, const xmlChar *body,
   char *ctype = NULL;
   curl_easy_getinfo (c->easy, CURLINFO_RESPONSE_CODE, &status);
   curl_easy_getinfo (c->easy, CURLINFO_CONTENT_TYPE, &ctype);
-  if (c->code != CURLE_OK || b.len == 0 || status != 200
-      || looks_html (ctype, b.ptr, b.len)) {
+  if (b.len == 0 || status != 200 || looks_html (ctype, b.ptr, b.len)) {
     xmlDoc *doc = NULL;
     xmlNode *res;
     b.stream = false;
