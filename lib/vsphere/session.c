@@ -684,6 +684,7 @@ read_objects (struct h2k_vs *vs, const char *method, xmlTextReaderPtr rd,
               char **token, size_t *nobj)
 {
   bool env = false, body = false, resp = false;
+  CLEANUP_FREE char *stopped = NULL;   /* FN's message, when it stopped */
   int ret = xmlTextReaderRead (rd);
 
   while (ret == 1) {
@@ -727,7 +728,7 @@ read_objects (struct h2k_vs *vs, const char *method, xmlTextReaderPtr rd,
       free (*token);
       *token = h2k_xml_text (t);
     }
-    else if (depth == 4 && resp && strcmp (name, "objects") == 0) {
+    else if (depth == 4 && resp && !stopped && strcmp (name, "objects") == 0) {
       r->expanding = true;
       r->object_start = r->fed;
       xmlNode *o = xmlTextReaderExpand (rd);
@@ -740,11 +741,21 @@ read_objects (struct h2k_vs *vs, const char *method, xmlTextReaderPtr rd,
       (*nobj)++;
       int fr = fn (opaque, otype ? (char *) otype : "", value ? value : "", o);
       xmlFree (otype);
-      if (fr == -1)
-        return -1;
+      if (fr == -1) {
+        /* The caller has had enough.  A paging token is worth the rest
+         * of the reply (a server may send it after the objects): with it
+         * the server can let go of what is left. */
+        if (*token && **token)
+          return -1;
+        stopped = strdup (h2k_errmsg ());
+        if (!stopped)
+          return -1;
+      }
     }
     ret = descend ? xmlTextReaderRead (rd) : xmlTextReaderNext (rd);
   }
+  if (stopped)
+    return h2k_seterr ("%s", stopped);
   if (ret == -1 || r->refused_dtd || r->refused_enc)
     return env ? stream_error (vs, method, r, *nobj)
       : (r->refused_dtd || r->refused_enc || r->c->code != CURLE_OK)
