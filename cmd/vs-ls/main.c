@@ -147,13 +147,14 @@ main (int argc, char *argv[])
   curl_global_init (CURL_GLOBAL_DEFAULT);
 
   /* Records are collected and written at the end, so that a failure half
-   * way leaves no partial listing on stdout. */
-  char *buf = NULL;
-  size_t buflen = 0;
+   * way leaves no partial listing on stdout; in an unlinked temporary file
+   * (in TMPDIR), not in memory, so that memory does not grow with the
+   * listing either. */
   struct ls ls = { .o = &o };
-  ls.out = open_memstream (&buf, &buflen);
+  ls.out = tmpfile ();
   if (!ls.out)
-    h2k_die ("open_memstream: %m");
+    h2k_die ("cannot create a temporary file for the listing (TMPDIR=%s): %m",
+             getenv ("TMPDIR") ? getenv ("TMPDIR") : "/tmp");
 
   ls.glob_seen = calloc (o.vm_globs.len + 1, sizeof *ls.glob_seen);
   if (!ls.glob_seen)
@@ -205,14 +206,19 @@ main (int argc, char *argv[])
   h2k_connopts_free (&conn);
   string_vector_reset (&o.vm_globs);
 
-  if (fclose (ls.out) != 0)
-    h2k_die ("cannot collect the output: %m");
-  if (buflen && fwrite (buf, 1, buflen, stdout) != buflen) {
-    free (buf);
-    h2k_close_stdout ();
-    return 1;
-  }
-  free (buf);
+  if (fflush (ls.out) != 0 || ferror (ls.out) || fseek (ls.out, 0, SEEK_SET) != 0)
+    h2k_die ("cannot collect the output in a temporary file: %m");
+  char buf[65536];
+  size_t n;
+  while ((n = fread (buf, 1, sizeof buf, ls.out)) > 0)
+    if (fwrite (buf, 1, n, stdout) != n) {
+      fclose (ls.out);
+      h2k_close_stdout ();
+      return 1;
+    }
+  if (ferror (ls.out))
+    h2k_die ("cannot read the listing back from its temporary file: %m");
+  fclose (ls.out);
   curl_global_cleanup ();
   xmlCleanupParser ();
   return h2k_close_stdout () == 0 ? 0 : 1;
