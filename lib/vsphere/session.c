@@ -514,8 +514,10 @@ post (struct h2k_vs *vs, const char *method, const xmlChar *body, int len,
 enum { P_TEXT, P_LT, P_PI, P_PI_Q, P_BANG, P_BANG_DASH, P_COMMENT, P_DONE };
 
 struct rstream {
-  struct h2k_vs_conn *c;
+  struct h2k_vs_conn *c;        /* the bytes come from this transfer, */
   struct buf *b;
+  const char *mem;              /* or (C NULL) from memory */
+  size_t memlen;
   int prolog;
   int dashes;
   bool refused_dtd;             /* a DOCTYPE, or an entity reference */
@@ -585,17 +587,28 @@ prolog_scan (struct rstream *r, const unsigned char *p, size_t n)
   return 0;
 }
 
+/* libxml2's read callback: the next bytes of the reply, from the
+ * transfer (running it until it has some) or from memory. */
 static int
 stream_read (void *opaque, char *out, int len)
 {
   struct rstream *r = opaque;
   struct buf *b = r->b;
-  conn_pump (r->c, b, false);
-  if (b->off == b->len) {
-    r->eof = r->c->code == CURLE_OK;
+  const char *p;
+  size_t n;
+  if (r->c) {
+    conn_pump (r->c, b, false);
+    p = b->ptr + b->off;
+    n = b->len - b->off;
+  }
+  else {
+    p = r->mem + r->fed;
+    n = r->memlen - r->fed;
+  }
+  if (n == 0) {
+    r->eof = !r->c || r->c->code == CURLE_OK;
     return r->eof ? 0 : -1;
   }
-  size_t n = b->len - b->off;
   if (n > (size_t) len)
     n = len;
   if (r->fed + n > MAX_STREAM) {
@@ -606,10 +619,11 @@ stream_read (void *opaque, char *out, int len)
     r->object_too_big = true;
     return -1;
   }
-  if (prolog_scan (r, (const unsigned char *) b->ptr + b->off, n) == -1)
+  if (prolog_scan (r, (const unsigned char *) p, n) == -1)
     return -1;
-  memcpy (out, b->ptr + b->off, n);
-  b->off += n;
+  memcpy (out, p, n);
+  if (r->c)
+    b->off += n;
   r->fed += n;
   return (int) n;
 }
@@ -647,7 +661,7 @@ stream_error (struct h2k_vs *vs, const char *method, struct rstream *r,
   if (r->stream_too_big)
     return h2k_seterr ("%s: %s: the server's reply is larger than %u GiB: refused",
                        vs->name, method, (unsigned) (MAX_STREAM >> 30));
-  if (r->c->code != CURLE_OK) {
+  if (r->c && r->c->code != CURLE_OK) {
     curl_off_t sent = 0;
     curl_easy_getinfo (r->c->easy, CURLINFO_PRETRANSFER_TIME_T, &sent);
     if (r->c->code == CURLE_OPERATION_TIMEDOUT && sent > 0)
@@ -758,7 +772,7 @@ read_objects (struct h2k_vs *vs, const char *method, xmlTextReaderPtr rd,
     return h2k_seterr ("%s", stopped);
   if (ret == -1 || r->refused_dtd || r->refused_enc)
     return env ? stream_error (vs, method, r, *nobj)
-      : (r->refused_dtd || r->refused_enc || r->c->code != CURLE_OK)
+      : (r->refused_dtd || r->refused_enc || (r->c && r->c->code != CURLE_OK))
       ? stream_error (vs, method, r, *nobj)
       : h2k_seterr ("%s: %s: the server's answer is not SOAP (reply.xml: "
                     "malformed XML: line %d: %s)", vs->name, method, r->line,
@@ -769,6 +783,44 @@ read_objects (struct h2k_vs *vs, const char *method, xmlTextReaderPtr rd,
   if (!body || !resp)
     return h2k_seterr ("%s: %s: empty SOAP body", vs->name, method);
   return 0;
+}
+
+/* Read the reply R delivers with libxml2's reader. */
+static int
+read_stream (struct h2k_vs *vs, const char *method, struct rstream *r,
+             h2k_vs_object_fn fn, void *opaque, char **token, size_t *nobj)
+{
+  xmlTextReaderPtr rd = xmlReaderForIO (stream_read, NULL, r, "reply.xml", "UTF-8",
+                                        XML_PARSE_NONET | XML_PARSE_NOERROR
+                                        | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA
+                                        | XML_PARSE_IGNORE_ENC);
+  int ret;
+  if (!rd)
+    /* It reads the first bytes at once: the prolog check may refuse them. */
+    ret = r->refused_dtd || r->refused_enc || r->eof || (r->c && r->c->code)
+      ? stream_error (vs, method, r, 0)
+      : h2k_seterr ("%s: %s: cannot read the reply: out of memory", vs->name, method);
+  else {
+    xmlTextReaderSetStructuredErrorHandler (rd, stream_error_cb, r);
+    ret = read_objects (vs, method, rd, r, fn, opaque, token, nobj);
+    xmlFreeTextReader (rd);
+  }
+  free (r->why);
+  r->why = NULL;
+  return ret;
+}
+
+int
+h2k_vs_parse_objects (const char *buf, size_t len, h2k_vs_object_fn fn,
+                      void *opaque, char **token)
+{
+  struct h2k_vs vs = { .name = (char *) "memory" };
+  struct rstream r = { .mem = buf, .memlen = len };
+  size_t nobj = 0;
+  *token = NULL;
+  int ret = read_stream (&vs, "RetrievePropertiesEx", &r, fn, opaque, token, &nobj);
+  free (vs.last_fault);
+  return ret;
 }
 
 /* One POST whose reply is read as a stream of objects. */
@@ -823,24 +875,10 @@ post_objects (struct h2k_vs *vs, const char *method, const xmlChar *body,
   }
 
   struct rstream rs = { .c = c, .b = &b };
-  xmlTextReaderPtr rd = xmlReaderForIO (stream_read, NULL, &rs, "reply.xml", "UTF-8",
-                                        XML_PARSE_NONET | XML_PARSE_NOERROR
-                                        | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA
-                                        | XML_PARSE_IGNORE_ENC);
-  if (!rd) {
-    h2k_seterr ("%s: %s: cannot read the reply: %s", vs->name, method,
-                rs.refused_dtd || rs.refused_enc ? "refused" : "out of memory");
-    if (rs.refused_dtd || rs.refused_enc)
-      stream_error (vs, method, &rs, 0);
-    goto out;
-  }
-  xmlTextReaderSetStructuredErrorHandler (rd, stream_error_cb, &rs);
   /* Calls FN makes go over the next connection. */
   vs->depth++;
-  r = read_objects (vs, method, rd, &rs, fn, opaque, token, nobj);
+  r = read_stream (vs, method, &rs, fn, opaque, token, nobj);
   vs->depth--;
-  xmlFreeTextReader (rd);
-  free (rs.why);
 
  out:
   conn_end (c);

@@ -85,6 +85,12 @@ int h2k_vs_tls_error (struct h2k_vs *vs, CURLcode code);
 int h2k_vs_call_objects (struct h2k_vs *vs, xmlNode *method,
                          h2k_vs_object_fn fn, void *opaque, char **token);
 
+/* The same reading of a RetrieveResult from LEN bytes at BUF, for the
+ * fuzz target and tests: FN gets each object as h2k_vs_call_objects
+ * would hand it on. */
+int h2k_vs_parse_objects (const char *buf, size_t len, h2k_vs_object_fn fn,
+                          void *opaque, char **token);
+
 /* Read the session cookie from the SOAP handle into vs->cookie. */
 int h2k_vs_save_cookie (struct h2k_vs *vs);
 
