@@ -72,6 +72,12 @@ vs-ls --page-size 1000 > "$tmp/whole.jsonl"
 same_file "pages of 7 and one reply give the same listing" "$tmp/paged.jsonl" "$tmp/whole.jsonl"
 stop_vcsim "$VCSIM_PID"
 
+# The listing waits in a temporary file in TMPDIR: one that cannot be
+# made is said at once.
+EXPECT_STATUS=1 expect_fail "an unusable TMPDIR is named" \
+  "^vs-ls: $tmp/no-such-dir: cannot create a temporary file for the listing" \
+  env TMPDIR="$tmp/no-such-dir" vs-ls --url http://127.0.0.1:9/sdk --username u
+
 # Replies that go wrong half way (tests/hostileserver.py).
 printf '%s\n' 'stream-Pa55w0rd' > "$tmp/pw"
 srv_pid=

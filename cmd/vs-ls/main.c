@@ -1,9 +1,11 @@
 /* vs-ls: list vSphere inventory as JSON lines. */
 
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <libxml/parser.h>
 
 #include "vs-ls.h"
@@ -67,6 +69,31 @@ usage (FILE *fp)
            "  -V, --version          print the version\n"
            "\n"
            "For more information, see the manpage vs-ls(1).\n");
+}
+
+/* An unlinked temporary file in TMPDIR (else /tmp) for the listing;
+ * glibc's tmpfile would ignore TMPDIR. */
+static FILE *
+listing_file (void)
+{
+  const char *dir = getenv ("TMPDIR");
+  if (!dir || !*dir)
+    dir = "/tmp";
+  int fd = open (dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd == -1) {
+    /* A file system without O_TMPFILE: a named file, unlinked at once. */
+    char *path;
+    if (asprintf (&path, "%s/vs-ls.XXXXXX", dir) == -1)
+      h2k_die ("out of memory");
+    fd = mkostemp (path, O_CLOEXEC);
+    if (fd != -1)
+      unlink (path);
+    free (path);
+  }
+  FILE *fp = fd == -1 ? NULL : fdopen (fd, "w+");
+  if (!fp)
+    h2k_die ("%s: cannot create a temporary file for the listing: %m", dir);
+  return fp;
 }
 
 static const char *const types[] = {
@@ -151,10 +178,7 @@ main (int argc, char *argv[])
    * (in TMPDIR), not in memory, so that memory does not grow with the
    * listing either. */
   struct ls ls = { .o = &o };
-  ls.out = tmpfile ();
-  if (!ls.out)
-    h2k_die ("cannot create a temporary file for the listing (TMPDIR=%s): %m",
-             getenv ("TMPDIR") ? getenv ("TMPDIR") : "/tmp");
+  ls.out = listing_file ();
 
   ls.glob_seen = calloc (o.vm_globs.len + 1, sizeof *ls.glob_seen);
   if (!ls.glob_seen)
