@@ -4,8 +4,13 @@
 # CPU time and peak RSS of vs-ls (/usr/bin/time -v), SOAP round trips
 # (vs-ls --stats).  For scale, the simulator's own time to answer one
 # RetrievePropertiesEx for all VMs with the same properties (curl).
+# Then the same sizes from a simulator that ignores the page size asked
+# for and answers every VM in one reply (-ignore-max-objects, as
+# upstream's simulator does): vs-ls, and BASELINE (another vs-ls binary,
+# an older build to compare with) if given.
 #
 #   make all vcsim && bench/vs-ls.sh [SIZES...]      (default: 1000 10000)
+#   BASELINE=/tmp/vs-ls.old ONE_REPLY_ONLY=1 bench/vs-ls.sh 200 2000
 #
 # Prints a Markdown table for bench/RESULTS.md.
 set -e
@@ -23,7 +28,7 @@ trap '[ -n "$pid" ] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' 
 measure ()
 {
   local name=$1; shift
-  /usr/bin/time -v -o "$work/time" vs-ls --insecure --stats "$@" >"$work/out" 2>"$work/stats"
+  /usr/bin/time -v -o "$work/time" "${VS_LS:-vs-ls}" --insecure --stats "$@" >"$work/out" 2>"$work/stats"
   local wall cpu rss trips lines
   wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$work/time")
   cpu=$(awk -F': ' '/User time/ {u=$2} /System time/ {s=$2} END {printf "%.2f", u + s}' "$work/time")
@@ -63,21 +68,41 @@ server_only ()
     "$n" "$(xmllint --xpath "count(//*[local-name()='objects'])" "$work/all.xml")" "$(echo "$end - $start" | bc)"
 }
 
-echo "| VMs | listing | records | wall | CPU (s) | peak RSS (MiB) | SOAP round trips |"
-echo "|---|---|---|---|---|---|---|"
-for n in $sizes; do
+# start_sim N [FLAGS...]: the simulator with N VMs (two resource pools per
+# datacenter in the default model: n/2 VMs each).
+start_sim ()
+{
+  local n=$1; shift
   mkdir -p "$work/ds"
-  # Two resource pools per datacenter in the default model: n/2 VMs each.
-  TMPDIR=$work/ds "$sim" -l 127.0.0.1:0 -vm $((n / 2)) > "$work/env" 2>"$work/log" &
+  TMPDIR=$work/ds "$sim" -l 127.0.0.1:0 -vm $((n / 2)) "$@" > "$work/env" 2>"$work/log" &
   pid=$!
   until grep -q '^export VCSIM_PID' "$work/env" 2>/dev/null; do sleep 0.5; done
   eval "$(cat "$work/env")"
+}
+stop_sim ()
+{
+  kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
+  rm -rf "$work/ds"
+}
+
+echo "| VMs | listing | records | wall | CPU (s) | peak RSS (MiB) | SOAP round trips |"
+echo "|---|---|---|---|---|---|---|"
+for n in $sizes; do
+  [ -n "${ONE_REPLY_ONLY:-}" ] && continue
+  start_sim "$n"
   measure "all VMs"
   measure "all VMs, --page-size 1000" --page-size 1000
   measure "all VMs, --chain" --chain
   measure "--vm DC0_H0_VM7 (one)" --vm DC0_H0_VM7
   measure "--vm 'DC0_H0_VM1?' (ten)" --vm 'DC0_H0_VM1?'
   server_only
-  kill $pid; wait $pid 2>/dev/null || true; pid=
-  rm -rf "$work/ds"
+  stop_sim
+done
+for n in $sizes; do
+  start_sim "$n" -ignore-max-objects
+  measure "all VMs, the server ignoring maxObjects (one reply)"
+  if [ -n "${BASELINE:-}" ]; then
+    VS_LS=$BASELINE measure "... the same, BASELINE ($(basename "$BASELINE"))"
+  fi
+  stop_sim
 done

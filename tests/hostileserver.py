@@ -16,6 +16,17 @@ Listens on --host (127.0.0.0/8 only) and answers POST /sdk according to
   die-after-login    a ServiceContent, then the connection dropped at Login
   redirect-after-login  a ServiceContent and a Login (with a session
                      cookie), then 302 to --redirect-to
+  slowloris          every reply (SOAP and /folder GET) trickled, one byte
+                     each --trickle seconds, after honest headers
+  objects-*          a ServiceContent, a Login and the datacenter listing,
+                     then the VMs' RetrievePropertiesEx answered with
+                     --objects VMs in one reply that goes wrong half way:
+    objects-close      the connection closed in the middle of a VM
+    objects-cut        the XML ends in the middle of a VM (Content-Length
+                       honest)
+    objects-laughs     a billion-laughs DOCTYPE before the Envelope
+    objects-xxe        an external entity naming --secret-file, used in a VM
+    objects-utf16      the whole reply in UTF-16
   folder-cr-wrong    /folder: 206 with the Content-Range of other bytes
   folder-cr-total    /folder: 206 whose total is not the HEAD's size
   folder-cl-short    /folder: 200 with a Content-Length longer than its body
@@ -55,11 +66,56 @@ FAULT = ('<?xml version="1.0" encoding="UTF-8"?>\n'
 FILE_SIZE = 1 << 20
 
 
-def laughs():
+DATACENTER = ('<objects><obj type="Datacenter">datacenter-2</obj>'
+              '<propSet><name>name</name><val xsi:type="xsd:string">DC0</val></propSet>'
+              '<propSet><name>parent</name><val type="Folder" xsi:type="ManagedObjectReference">group-d1</val></propSet>'
+              '<propSet><name>vmFolder</name><val type="Folder" xsi:type="ManagedObjectReference">group-v3</val></propSet>'
+              '<propSet><name>hostFolder</name><val type="Folder" xsi:type="ManagedObjectReference">group-h4</val></propSet>'
+              '<propSet><name>datastoreFolder</name><val type="Folder" xsi:type="ManagedObjectReference">group-s5</val></propSet>'
+              '<propSet><name>networkFolder</name><val type="Folder" xsi:type="ManagedObjectReference">group-n6</val></propSet>'
+              '</objects>')
+
+
+def vm_object(i):
+    return ('<objects><obj type="VirtualMachine">vm-%d</obj>'
+            '<propSet><name>name</name><val xsi:type="xsd:string">vm%d</val></propSet>'
+            '<propSet><name>config.hardware.numCPU</name><val xsi:type="xsd:int">2</val></propSet>'
+            '<propSet><name>parent</name><val type="Folder" xsi:type="ManagedObjectReference">group-v3</val></propSet>'
+            '<propSet><name>runtime.powerState</name><val xsi:type="VirtualMachinePowerState">poweredOff</val></propSet>'
+            '</objects>' % (i, i))
+
+
+def retrieve_reply(objects):
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<soapenv:Envelope xmlns:soapenv="%s" xmlns:xsd="http://www.w3.org/2001/XMLSchema" '
+            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body>'
+            '<RetrievePropertiesExResponse xmlns="urn:vim25"><returnval>%s</returnval>'
+            '</RetrievePropertiesExResponse></soapenv:Body></soapenv:Envelope>\n'
+            % (ENV, "".join(objects)))
+
+
+def other_reply(body):
+    # CreateContainerView, DestroyView, Logout: a view moref or nothing.
+    for m in (b"CreateContainerView", b"DestroyView", b"Logout"):
+        if m in body:
+            name = m.decode()
+            rv = '<returnval type="ContainerView">session[x]view-1</returnval>' \
+                if m == b"CreateContainerView" else ""
+            return ('<?xml version="1.0" encoding="UTF-8"?>\n'
+                    '<soapenv:Envelope xmlns:soapenv="%s"><soapenv:Body><%sResponse xmlns="urn:vim25">%s'
+                    '</%sResponse></soapenv:Body></soapenv:Envelope>\n' % (ENV, name, rv, name))
+    return FAULT % (ENV, "<faultstring>not simulated</faultstring>")
+
+
+def laughs_prolog():
     s = '<?xml version="1.0"?>\n<!DOCTYPE soapenv:Envelope [\n<!ENTITY l0 "lol">\n'
     for i in range(1, 10):
         s += '<!ENTITY l%d "%s">\n' % (i, ('&l%d;' % (i - 1)) * 10)
-    return s + ']>\n' + SC % (ENV, '&l9;')
+    return s + ']>\n'
+
+
+def laughs():
+    return laughs_prolog() + SC % (ENV, '&l9;')
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -87,6 +143,50 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+    def trickle(self, code, body, ctype="text/xml; charset=utf-8"):
+        if isinstance(body, str):
+            body = body.encode()
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.flush()
+        try:
+            for i in range(len(body)):
+                if self.server.stopping.wait(self.server.opts.trickle):
+                    break
+                self.wfile.write(body[i:i + 1])
+                self.wfile.flush()
+        except OSError:
+            pass
+        self.close_connection = True
+
+    def bad_objects(self, mode):
+        objs = [vm_object(i) for i in range(self.server.opts.objects)]
+        if mode == "objects-xxe":
+            objs[len(objs) // 2] = objs[len(objs) // 2].replace("vm%d<" % (len(objs) // 2), "&x;<")
+        reply = retrieve_reply(objs)
+        cut = reply.index("<objects>", len(reply) // 2) + 40
+        if mode == "objects-close":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/xml; charset=utf-8")
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply[:cut].encode())
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(2)
+        elif mode == "objects-cut":
+            self.send(200, reply[:cut])
+        elif mode == "objects-laughs":
+            self.send(200, laughs_prolog() + reply[reply.index("<soapenv:Envelope"):])
+        elif mode == "objects-xxe":
+            self.send(200, reply.replace('<soapenv:Envelope', '<!DOCTYPE soapenv:Envelope [<!ENTITY x SYSTEM "file://%s">]>\n<soapenv:Envelope' % self.server.opts.secret_file, 1))
+        elif mode == "objects-utf16":
+            self.send(200, reply.replace('encoding="UTF-8"', 'encoding="UTF-16"').encode("utf-16"))
+        else:
+            self.send(200, reply)
 
     def redirect(self):
         self.send(302, "moved", "text/plain",
@@ -133,6 +233,20 @@ class Handler(BaseHTTPRequestHandler):
             self.send(500, FAULT % (ENV, ""))
         elif mode == "redirect":
             self.redirect()
+        elif mode == "slowloris":
+            self.trickle(200, SC % (ENV, "group-d1"))
+        elif mode.startswith("objects-"):
+            if method == b"RetrieveServiceContent":
+                self.send(200, SC % (ENV, "group-d1"))
+            elif method == b"Login":
+                self.send(200, LOGIN, extra=[("Set-Cookie", 'vmware_soap_session="s"; Path=/')])
+            elif b"RetrievePropertiesEx" in body:
+                if b"<type>Datacenter</type>" in body:
+                    self.send(200, retrieve_reply([DATACENTER]))
+                else:
+                    self.bad_objects(mode)
+            else:
+                self.send(200, other_reply(body))
         elif mode in ("login-echo", "die-after-login"):
             if method == b"RetrieveServiceContent":
                 self.send(200, SC % (ENV, "group-d1"))
@@ -165,7 +279,9 @@ class Handler(BaseHTTPRequestHandler):
                       [("Accept-Ranges", "bytes")])
             return
         rng = self.headers.get("Range", "")
-        if mode == "folder-cr-wrong" and rng:
+        if mode == "slowloris":
+            self.trickle(200, data, "application/octet-stream")
+        elif mode == "folder-cr-wrong" and rng:
             self.send(206, data[:4096], "application/octet-stream",
                       [("Content-Range", "bytes 8192-12287/%d" % FILE_SIZE)])
         elif mode == "folder-cr-total" and rng:
@@ -205,6 +321,8 @@ def main():
     ap.add_argument("--secret-file", default="/etc/hostname")
     ap.add_argument("--huge-mib", type=int, default=300)
     ap.add_argument("--lifetime", type=float, default=120)
+    ap.add_argument("--trickle", type=float, default=0.2)
+    ap.add_argument("--objects", type=int, default=500)
     opts = ap.parse_args()
     if not opts.host.startswith("127."):
         sys.exit("hostileserver: loopback only")
@@ -214,9 +332,11 @@ def main():
     srv.handle_error = lambda request, client_address: None
     srv.opts = opts
     srv.lock = threading.Lock()
+    srv.stopping = threading.Event()
     open(opts.log, "a").close()
 
     def stop(*_):
+        srv.stopping.set()
         threading.Thread(target=srv.shutdown, daemon=True).start()
     signal.signal(signal.SIGTERM, stop)
     timer = threading.Timer(opts.lifetime, stop)

@@ -59,6 +59,49 @@ vs_ls_case "a fault without detail" fault-nodetail \
 vs_ls_case "an empty fault" fault-empty \
   "RetrieveServiceContent: fault: \(no message\)"
 
+# The same attacks on a streamed reply (RetrievePropertiesEx, read an
+# object at a time with libxml2's xmlReader, which has no hook before the
+# internal subset: the prolog is checked before the parser sees it).
+vs_ls_case "a streamed reply with billion laughs" objects-laughs \
+  "RetrievePropertiesEx: the server's answer is not SOAP.*refused: the document has a DOCTYPE"
+vs_ls_case "a streamed reply in UTF-16" objects-utf16 \
+  "RetrievePropertiesEx: the server's answer is not SOAP.*refused: not UTF-8"
+ncase=$((ncase + 1))
+srv_start objects-xxe
+st=0
+vs-ls --url "http://127.0.0.1:$port/sdk" --username u --password-file "$tmp/pw" \
+  > "$tmp/out" 2> "$tmp/err" || st=$?
+srv_stop
+is "vs-ls, a streamed reply with an external entity: exit 1" "$st" 1
+ok "... refused for its DOCTYPE" grep -q "RetrievePropertiesEx: .*refused: the document has a DOCTYPE" "$tmp/err"
+ok "... the local file is read nowhere" \
+  bash -c '! grep -qF "$(cat "$1")" "$2" "$3"' _ "$tmp/secret.txt" "$tmp/out" "$tmp/err"
+
+# A server that trickles its replies (slow loris), a byte every 0.2 s:
+# cut off after --stall-timeout (or H2K_STALL_TIMEOUT) seconds with less
+# than 1 KiB, naming the server.
+ncase=$((ncase + 1))
+srv_start slowloris
+EXPECT_STATUS=1 expect_fail "vs-ls, slow loris, --stall-timeout 2" \
+  "^vs-ls: 127\.0\.0\.1:$port: RetrieveServiceContent: the server stalled: less than 1024 bytes in 2 seconds" \
+  vs-ls --stall-timeout 2 --url "http://127.0.0.1:$port/sdk" --username u --password-file "$tmp/pw"
+EXPECT_STATUS=1 expect_fail "vs-cbt, slow loris, H2K_STALL_TIMEOUT=1" \
+  "^vs-cbt: 127\.0\.0\.1:$port: RetrieveServiceContent: the server stalled: less than 1024 bytes in 1 seconds" \
+  env H2K_STALL_TIMEOUT=1 vs-cbt --vm x --enable --url "http://127.0.0.1:$port/sdk" --username u --password-file "$tmp/pw"
+rm -f "$tmp/f.bin"
+EXPECT_STATUS=1 expect_fail "vs-pull, slow loris on /folder, --stall-timeout 1" \
+  "f\.bin\?dsName=ds1: bytes [0-9]+-[0-9]+: 127\.0\.0\.1:$port: the server stalled: less than 1024 bytes in 1 seconds \(--stall-timeout\)" \
+  vs-pull --stall-timeout 1 --retries 1 --retry-wait 0.01 -o "$tmp/f.bin" \
+  "http://127.0.0.1:$port/folder/f.bin?dsName=ds1"
+ok "... no output file" test ! -e "$tmp/f.bin"
+srv_stop
+EXPECT_STATUS=2 expect_fail "a bad H2K_STALL_TIMEOUT is a usage error" \
+  "H2K_STALL_TIMEOUT: 'soon' is not a number of seconds" \
+  env H2K_STALL_TIMEOUT=soon vs-ls --url "http://127.0.0.1:9/sdk" --username u --password-file "$tmp/pw"
+EXPECT_STATUS=2 expect_fail "so is --stall-timeout 0" \
+  "--stall-timeout: '0' is not a number of seconds" \
+  vs-pull --stall-timeout 0 -o "$tmp/f.bin" "http://127.0.0.1:9/folder/f.bin?dsName=ds1"
+
 # An external entity naming a local file: refused, and the file's
 # contents appear nowhere.
 ncase=$((ncase + 1))

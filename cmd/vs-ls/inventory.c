@@ -88,6 +88,12 @@ batch_cb (void *opaque, const char *type, const char *moref, xmlNode *o)
   return r;
 }
 
+bool
+name_cached (struct ls *ls, const char *type, const char *moref)
+{
+  return cached (ls, type, moref) != NULL;
+}
+
 int
 prefetch_names (struct ls *ls, const char *type, const string_vector *morefs)
 {

@@ -1,9 +1,11 @@
 /* vs-ls: list vSphere inventory as JSON lines. */
 
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <libxml/parser.h>
 
 #include "vs-ls.h"
@@ -67,6 +69,31 @@ usage (FILE *fp)
            "  -V, --version          print the version\n"
            "\n"
            "For more information, see the manpage vs-ls(1).\n");
+}
+
+/* An unlinked temporary file in TMPDIR (else /tmp) for the listing;
+ * glibc's tmpfile would ignore TMPDIR. */
+static FILE *
+listing_file (void)
+{
+  const char *dir = getenv ("TMPDIR");
+  if (!dir || !*dir)
+    dir = "/tmp";
+  int fd = open (dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd == -1) {
+    /* A file system without O_TMPFILE: a named file, unlinked at once. */
+    char *path;
+    if (asprintf (&path, "%s/vs-ls.XXXXXX", dir) == -1)
+      h2k_die ("out of memory");
+    fd = mkostemp (path, O_CLOEXEC);
+    if (fd != -1)
+      unlink (path);
+    free (path);
+  }
+  FILE *fp = fd == -1 ? NULL : fdopen (fd, "w+");
+  if (!fp)
+    h2k_die ("%s: cannot create a temporary file for the listing: %m", dir);
+  return fp;
 }
 
 static const char *const types[] = {
@@ -147,13 +174,11 @@ main (int argc, char *argv[])
   curl_global_init (CURL_GLOBAL_DEFAULT);
 
   /* Records are collected and written at the end, so that a failure half
-   * way leaves no partial listing on stdout. */
-  char *buf = NULL;
-  size_t buflen = 0;
+   * way leaves no partial listing on stdout; in an unlinked temporary file
+   * (in TMPDIR), not in memory, so that memory does not grow with the
+   * listing either. */
   struct ls ls = { .o = &o };
-  ls.out = open_memstream (&buf, &buflen);
-  if (!ls.out)
-    h2k_die ("open_memstream: %m");
+  ls.out = listing_file ();
 
   ls.glob_seen = calloc (o.vm_globs.len + 1, sizeof *ls.glob_seen);
   if (!ls.glob_seen)
@@ -205,14 +230,19 @@ main (int argc, char *argv[])
   h2k_connopts_free (&conn);
   string_vector_reset (&o.vm_globs);
 
-  if (fclose (ls.out) != 0)
-    h2k_die ("cannot collect the output: %m");
-  if (buflen && fwrite (buf, 1, buflen, stdout) != buflen) {
-    free (buf);
-    h2k_close_stdout ();
-    return 1;
-  }
-  free (buf);
+  if (fflush (ls.out) != 0 || ferror (ls.out) || fseek (ls.out, 0, SEEK_SET) != 0)
+    h2k_die ("cannot collect the output in a temporary file: %m");
+  char buf[65536];
+  size_t n;
+  while ((n = fread (buf, 1, sizeof buf, ls.out)) > 0)
+    if (fwrite (buf, 1, n, stdout) != n) {
+      fclose (ls.out);
+      h2k_close_stdout ();
+      return 1;
+    }
+  if (ferror (ls.out))
+    h2k_die ("cannot read the listing back from its temporary file: %m");
+  fclose (ls.out);
   curl_global_cleanup ();
   xmlCleanupParser ();
   return h2k_close_stdout () == 0 ? 0 : 1;

@@ -602,42 +602,72 @@ append_text (string_vector *v, char *s)
   return 0;
 }
 
-/* Before the records of a page are built, ask for the names of the hosts,
- * datastores and distributed port groups its VMs refer to, one call per
- * kind, instead of one call per object when each record needs it. */
-int
-prefetch_page (struct ls *ls, xmlNode *rv)
+/* The hosts, datastores and distributed port groups object O refers to. */
+static int
+object_refs (xmlNode *o, string_vector *hosts, string_vector *stores,
+             string_vector *pgs)
+{
+  int r = 0;
+  xmlNode *h = h2k_vs_prop (o, "runtime.host");
+  if (h)
+    r |= append_text (hosts, h2k_xml_text (h));
+  xmlNode *devs = h2k_vs_prop (o, "config.hardware.device");
+  for (xmlNode *d = devs ? h2k_xml_child (devs, NULL) : NULL; d; d = h2k_xml_next (d, NULL)) {
+    xmlNode *backing = h2k_xml_child (d, "backing");
+    xmlNode *ds = h2k_xml_child (backing, "datastore");
+    if (ds)
+      r |= append_text (stores, h2k_xml_text (ds));
+    char *pg = h2k_xml_child_text (h2k_xml_child (backing, "port"), "portgroupKey");
+    if (pg)
+      r |= append_text (pgs, pg);
+  }
+  return r;
+}
+
+static void
+free_refs (string_vector *all[3])
+{
+  for (size_t k = 0; k < 3; k++) {
+    for (size_t i = 0; i < all[k]->len; i++)
+      free (all[k]->ptr[i]);
+    string_vector_reset (all[k]);
+  }
+}
+
+bool
+names_known (struct ls *ls, xmlNode *o)
 {
   string_vector hosts = { 0 }, stores = { 0 }, pgs = { 0 };
+  string_vector *all[] = { &hosts, &stores, &pgs };
+  static const char *const types[] = {
+    "HostSystem", "Datastore", "DistributedVirtualPortgroup"
+  };
+  bool known = object_refs (o, &hosts, &stores, &pgs) == 0;
+  for (size_t k = 0; k < 3 && known; k++)
+    for (size_t i = 0; i < all[k]->len && known; i++)
+      known = name_cached (ls, types[k], all[k]->ptr[i]);
+  free_refs (all);
+  return known;
+}
+
+/* Before the records of N objects are built, ask for the names of the
+ * hosts, datastores and distributed port groups they refer to, one call
+ * per kind, instead of one call per object when each record needs it. */
+int
+prefetch_objects (struct ls *ls, xmlNode *const *objs, size_t n)
+{
+  string_vector hosts = { 0 }, stores = { 0 }, pgs = { 0 };
+  string_vector *all[] = { &hosts, &stores, &pgs };
   int r = 0;
 
-  for (xmlNode *o = h2k_xml_child (rv, "objects"); o && r == 0; o = h2k_xml_next (o, "objects")) {
-    xmlNode *h = h2k_vs_prop (o, "runtime.host");
-    if (h)
-      r |= append_text (&hosts, h2k_xml_text (h));
-    xmlNode *devs = h2k_vs_prop (o, "config.hardware.device");
-    for (xmlNode *d = devs ? h2k_xml_child (devs, NULL) : NULL; d; d = h2k_xml_next (d, NULL)) {
-      xmlNode *backing = h2k_xml_child (d, "backing");
-      xmlNode *ds = h2k_xml_child (backing, "datastore");
-      if (ds)
-        r |= append_text (&stores, h2k_xml_text (ds));
-      char *pg = h2k_xml_child_text (h2k_xml_child (backing, "port"), "portgroupKey");
-      if (pg)
-        r |= append_text (&pgs, pg);
-    }
-  }
+  for (size_t i = 0; i < n && r == 0; i++)
+    r = object_refs (objs[i], &hosts, &stores, &pgs);
   if (r == 0)
     r = prefetch_names (ls, "HostSystem", &hosts);
   if (r == 0)
     r = prefetch_names (ls, "Datastore", &stores);
   if (r == 0)
     r = prefetch_names (ls, "DistributedVirtualPortgroup", &pgs);
-
-  string_vector *all[] = { &hosts, &stores, &pgs };
-  for (size_t k = 0; k < 3; k++) {
-    for (size_t i = 0; i < all[k]->len; i++)
-      free (all[k]->ptr[i]);
-    string_vector_reset (all[k]);
-  }
+  free_refs (all);
   return r == 0 ? 0 : h2k_seterr ("out of memory");
 }

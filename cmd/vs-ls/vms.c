@@ -95,12 +95,28 @@ collect (struct ls *ls, const char *folder, const char *type, const char *glob,
   return r;
 }
 
+/* The objects that wait for the names they refer to: a VM whose host,
+ * datastores or port groups are not known yet is copied here, and when
+ * WINDOW of them have gathered (or the listing ends) the names of all
+ * they refer to are asked for in one call per kind, and their records
+ * are made.  Objects that come after one that waits wait too, so the
+ * records keep the server's order.  Memory stays bounded by the window,
+ * not by the server's page. */
+#define WINDOW 32
+
+struct window {
+  xmlDoc *doc;                    /* the copies */
+  xmlNode *held[WINDOW];
+  size_t n;
+};
+
 struct pass {
   struct ls *ls;
   const struct dc *dc;
   const string_vector *hosts;     /* allowed runtime.host values, or NULL */
   const string_vector *vms;       /* allowed VMs (datastore filter), or NULL */
   string_vector *matched;         /* first pass: VMs that passed */
+  struct window win;
 };
 
 /* Whether NAME passes --vm; every --vm it matches is marked seen, so that
@@ -149,21 +165,75 @@ filter_cb (void *opaque, const char *type, const char *moref, xmlNode *o)
   return m && string_vector_append (p->matched, m) == 0 ? 0 : -1;
 }
 
-/* A page of full records: the names they refer to first, then each. */
 static int
-record_page (void *opaque, xmlNode *rv)
+record_one (struct pass *p, const char *moref, xmlNode *o)
+{
+  json_object *rec = vm_record (p->ls, p->dc, moref, o);
+  if (!rec)
+    return h2k_seterr ("out of memory");
+  return emit (p->ls, rec);
+}
+
+static void
+window_free (struct window *w)
+{
+  xmlFreeDoc (w->doc);
+  w->doc = NULL;
+  w->n = 0;
+}
+
+/* The records of the objects in the window, their names asked for first. */
+static int
+flush (struct pass *p)
+{
+  struct window *w = &p->win;
+  int r = w->n ? prefetch_objects (p->ls, w->held, w->n) : 0;
+  for (size_t i = 0; i < w->n && r == 0; i++) {
+    char *moref = h2k_xml_child_text (w->held[i], "obj");
+    r = moref ? record_one (p, moref, w->held[i]) : h2k_seterr ("out of memory");
+    free (moref);
+  }
+  window_free (w);
+  return r;
+}
+
+/* A full record: at once when everything it refers to has a known name,
+ * else through the window. */
+static int
+record_cb (void *opaque, const char *type, const char *moref, xmlNode *o)
 {
   struct pass *p = opaque;
-  if (prefetch_page (p->ls, rv) == -1)
-    return -1;
-  for (xmlNode *o = h2k_xml_child (rv, "objects"); o; o = h2k_xml_next (o, "objects")) {
-    char *moref = h2k_xml_child_text (o, "obj");
-    json_object *rec = moref ? vm_record (p->ls, p->dc, moref, o) : NULL;
-    free (moref);
-    if (!rec || emit (p->ls, rec) == -1)
-      return rec ? -1 : h2k_seterr ("out of memory");
+  struct window *w = &p->win;
+  if (w->n == 0 && names_known (p->ls, o))
+    return record_one (p, moref, o);
+
+  if (!w->doc) {
+    w->doc = xmlNewDoc (BAD_CAST "1.0");
+    xmlNode *root = w->doc ? xmlNewNode (NULL, BAD_CAST "held") : NULL;
+    if (!root)
+      return h2k_seterr ("out of memory");
+    xmlDocSetRootElement (w->doc, root);
   }
-  return 0;
+  xmlNode *copy = xmlDocCopyNode (o, w->doc, 1);
+  if (!copy || !xmlAddChild (xmlDocGetRootElement (w->doc), copy)) {
+    xmlFreeNode (copy);
+    return h2k_seterr ("out of memory");
+  }
+  w->held[w->n++] = copy;
+  return w->n == WINDOW ? flush (p) : 0;
+}
+
+/* Full records of the VMs in VIEW, or of the N VMs OBJS. */
+static int
+records (struct pass *p, const char *view, const struct h2k_moref *objs, size_t n,
+         const char *const *paths)
+{
+  int r = h2k_vs_retrieve (p->ls->vs, view, objs, n, "VirtualMachine", paths,
+                           p->ls->o->page_size, record_cb, p);
+  if (r == 0)
+    r = flush (p);
+  window_free (&p->win);
+  return r;
 }
 
 /* The container to list: the datacenter's VM folder, or --folder in it. */
@@ -264,10 +334,9 @@ list_vms (struct ls *ls, const struct dc *dc)
     goto out;
 
   struct pass p = { ls, dc, (o->cluster || o->host) ? &hosts : NULL,
-                    o->datastore ? &ds_vms : NULL, &matched };
+                    o->datastore ? &ds_vms : NULL, &matched, { 0 } };
   if (!filtered) {
-    r = h2k_vs_retrieve_pages (ls->vs, view, NULL, 0, "VirtualMachine", paths,
-                               o->page_size, record_page, &p);
+    r = records (&p, view, NULL, 0, paths);
     goto out;
   }
 
@@ -294,8 +363,7 @@ list_vms (struct ls *ls, const struct dc *dc)
     }
     for (size_t j = 0; j < n; j++)
       objs[j] = (struct h2k_moref) { "VirtualMachine", matched.ptr[i + j] };
-    int rr = h2k_vs_retrieve_pages (ls->vs, NULL, objs, n, "VirtualMachine",
-                                    paths, o->page_size, record_page, &p);
+    int rr = records (&p, NULL, objs, n, paths);
     free (objs);
     if (rr == -1)
       goto out;

@@ -60,6 +60,7 @@ struct ls {
 int list_datacenters (struct ls *ls, dc_vector *dcs);
 void free_datacenters (dc_vector *dcs);
 const char *name_of (struct ls *ls, const char *type, const char *moref);
+bool name_cached (struct ls *ls, const char *type, const char *moref);
 int prefetch_names (struct ls *ls, const char *type, const string_vector *morefs);
 void free_names (struct ls *ls);
 bool glob_match (const char *pattern, const char *name);
@@ -80,6 +81,9 @@ int print_datacenter (struct ls *ls, const struct dc *dc);
 void vm_paths (struct ls *ls, const char *paths[static 40]);
 json_object *vm_record (struct ls *ls, const struct dc *dc, const char *moref,
                         xmlNode *objects);
-int prefetch_page (struct ls *ls, xmlNode *returnval);
+/* Whether the names of everything object O refers to are known already;
+ * prefetch_objects asks for those of N objects, one call per kind. */
+bool names_known (struct ls *ls, xmlNode *o);
+int prefetch_objects (struct ls *ls, xmlNode *const *objs, size_t n);
 
 #endif

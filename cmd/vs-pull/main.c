@@ -23,7 +23,7 @@
 
 enum {
   RANGE_OPTION = H2K_CONNOPTS_OPTION_END, PATCH_OPTION, SHA256_OPTION, VERIFY_OPTION, SKIP_ZERO_OPTION,
-  PROGRESS_OPTION, RETRIES_OPTION, RETRY_WAIT_OPTION, STALL_OPTION,
+  PROGRESS_OPTION, RETRIES_OPTION, RETRY_WAIT_OPTION,
   CHUNK_OPTION, DIRECT_OPTION, CONNECT_TO_OPTION,
 };
 
@@ -41,7 +41,6 @@ static const struct option long_options[] = {
   { "progress", optional_argument, NULL, 'p' },
   { "retries", required_argument, NULL, RETRIES_OPTION },
   { "retry-wait", required_argument, NULL, RETRY_WAIT_OPTION },
-  { "stall-timeout", required_argument, NULL, STALL_OPTION },
   { "chunk-size", required_argument, NULL, CHUNK_OPTION },
   { "no-clobber", no_argument, NULL, 'n' },
   { "verbose", no_argument, NULL, 'v' },
@@ -80,7 +79,6 @@ usage (FILE *fp)
 "  -j, --jobs N            connections at once (default 4)\n"
 "      --retries N         attempts in a row without progress (default 10)\n"
 "      --retry-wait SECS   first backoff, doubled each retry (default 0.5)\n"
-"      --stall-timeout S   drop a connection silent for S seconds (default 60)\n"
 "      --chunk-size SIZE   bytes per request (default: from the file size)\n"
 "      --skip-zero         leave holes where the disk reads as zeros: for VM\n"
 "                          records of powered-off VMs with CBT on, fetch only\n"
@@ -435,9 +433,6 @@ main (int argc, char *argv[])
     case 'p': p.progress = optarg ? optarg : ""; break;
     case RETRIES_OPTION: p.hopts.retries = h2k_option_uint ("--retries", optarg, 0, 1000); break;
     case RETRY_WAIT_OPTION: p.hopts.retry_wait = parse_secs ("--retry-wait", optarg); break;
-    case STALL_OPTION:
-      p.hopts.stall_timeout = h2k_option_uint ("--stall-timeout", optarg, 1, 86400);
-      break;
     case CHUNK_OPTION:
       p.hopts.chunk_size = h2k_option_size ("--chunk-size", optarg);
       if (p.hopts.chunk_size < 4096 || p.hopts.chunk_size > (1ULL << 30))
@@ -457,6 +452,12 @@ main (int argc, char *argv[])
       h2k_option_common (c, short_options, long_options, usage);
     }
   }
+
+  /* --stall-timeout is a connection option: the same limit for the
+   * SOAP calls and the data plane, with or without a session. */
+  if (h2k_connopts_stall_timeout (&p.conn) == -1)
+    h2k_die_status (2, "%s", h2k_errmsg ());
+  p.hopts.stall_timeout = p.conn.stall_timeout;
 
   size_t nsrc = argc - optind;
   char **srcs = argv + optind;

@@ -20,6 +20,7 @@
 
 #include "util/clock.h"
 #include "util/die.h"
+#include "util/options.h"
 #include "http.h"
 #include "http-private.h"
 #include "util/version.h"
@@ -764,7 +765,8 @@ h2k_http_setup_handle (struct h2k_http *e, CURL *h, struct h2k_http_req *r)
   curl_easy_setopt (h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt (h, CURLOPT_BUFFERSIZE, 256L * 1024);
   curl_easy_setopt (h, CURLOPT_CONNECTTIMEOUT, (long) e->o.connect_timeout);
-  curl_easy_setopt (h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  /* A stall (util/options.h): a server that goes quiet or trickles. */
+  curl_easy_setopt (h, CURLOPT_LOW_SPEED_LIMIT, h2k_stall_rate (e->o.stall_timeout));
   curl_easy_setopt (h, CURLOPT_LOW_SPEED_TIME, (long) e->o.stall_timeout);
   curl_easy_setopt (h, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt (h, CURLOPT_FOLLOWLOCATION, 0L);
@@ -892,8 +894,28 @@ release_chunk (struct h2k_http_req *r, size_t idx, const char *why,
 void
 h2k_http_describe (struct h2k_http_req *r, CURLcode res, char *buf, size_t len)
 {
+  curl_off_t sent = 0;
+  if (res == CURLE_OPERATION_TIMEDOUT && r->h)
+    curl_easy_getinfo (r->h, CURLINFO_PRETRANSFER_TIME_T, &sent);
   if (r->cberr[0])
     snprintf (buf, len, "%s", r->cberr);
+  else if (res == CURLE_OPERATION_TIMEDOUT && sent > 0) {
+    /* Connected and asked, then (next to) nothing: name the server. */
+    char *url = NULL, *host = NULL, *port = NULL;
+    CURLU *u = curl_url ();
+    curl_easy_getinfo (r->h, CURLINFO_EFFECTIVE_URL, &url);
+    if (u && url && curl_url_set (u, CURLUPART_URL, url, 0) == CURLUE_OK) {
+      curl_url_get (u, CURLUPART_HOST, &host, 0);
+      curl_url_get (u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
+    }
+    snprintf (buf, len, "%s%s%s: the server stalled: less than %d bytes in %u "
+              "seconds (--stall-timeout)", host ? host : "the server",
+              port ? ":" : "", port ? port : "", H2K_STALL_BYTES,
+              r->e->o.stall_timeout);
+    curl_free (host);
+    curl_free (port);
+    curl_url_cleanup (u);
+  }
   else if (res != CURLE_OK)
     snprintf (buf, len, "%s", r->errbuf[0] ? r->errbuf : curl_easy_strerror (res));
   else {
@@ -1217,7 +1239,9 @@ h2k_http_head (struct h2k_http *e, struct h2k_http_job *job)
     curl_off_t cl = -1;
     if (res == CURLE_OK)
       curl_easy_getinfo (h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+    h2k_http_describe (&r, res, why, sizeof why);    /* it asks the handle */
     curl_easy_cleanup (h);
+    r.h = NULL;
 
     if (res == CURLE_OK && r.status == 200) {
       job->size = cl >= 0 ? (uint64_t) cl : UINT64_MAX;
@@ -1227,7 +1251,6 @@ h2k_http_head (struct h2k_http *e, struct h2k_http_job *job)
         job->validator = strdup (r.etag[0] ? r.etag : r.lastmod);
       return 0;
     }
-    h2k_http_describe (&r, res, why, sizeof why);
     if (res == CURLE_OK && r.status == 401 && e->o.renew && renewals < 2) {
       renewals++;
       if (e->o.renew (e->o.opaque) == -1)

@@ -81,4 +81,20 @@ uint64_t h2k_option_size (const char *opt, const char *arg);
  * output could not be written.  For the end of a program that printed. */
 noreturn void h2k_exit_closing_stdout (void);
 
+/* What a stalled connection is, for every transfer (lib/http and
+ * lib/vsphere's SOAP calls alike): fewer than H2K_STALL_BYTES bytes in the
+ * stall timeout (--stall-timeout, H2K_STALL_TIMEOUT; 60 seconds unless
+ * set), a server that has gone quiet or trickles its answer a byte at a
+ * time (slow loris).  libcurl measures it as an average rate:
+ * CURLOPT_LOW_SPEED_LIMIT h2k_stall_rate (S) over CURLOPT_LOW_SPEED_TIME
+ * S. */
+#define H2K_STALL_BYTES 1024
+#define H2K_STALL_TIMEOUT_DEFAULT 60
+
+static inline long
+h2k_stall_rate (unsigned seconds)
+{
+  return seconds ? (H2K_STALL_BYTES + (long) seconds - 1) / (long) seconds : 1;
+}
+
 #endif

@@ -12,6 +12,7 @@
 #include "util/cleanup.h"
 #include "connopts.h"
 #include "util/die.h"
+#include "util/options.h"
 
 enum {
   SET_URL = 1 << 0,
@@ -20,7 +21,22 @@ enum {
   SET_CA = 1 << 3,
   SET_KNOWN = 1 << 4,
   SET_DC = 1 << 5,
+  SET_STALL = 1 << 6,
 };
+
+/* A number of seconds for --stall-timeout or H2K_STALL_TIMEOUT. */
+static int
+parse_seconds (const char *what, const char *arg, unsigned *out)
+{
+  char *end;
+  errno = 0;
+  unsigned long v = strtoul (arg, &end, 10);
+  if (errno || end == arg || *end || arg[0] == '-' || v < 1 || v > 86400)
+    return h2k_seterr ("%s: '%s' is not a number of seconds from 1 to 86400",
+                       what, arg);
+  *out = v;
+  return 0;
+}
 
 void
 h2k_connopts_init (struct h2k_conn_opts *o)
@@ -134,6 +150,9 @@ h2k_connopts_option (struct h2k_conn_opts *o, int c, const char *arg)
   case H2K_CONNOPTS_DATACENTER:
     o->set_mask |= SET_DC;
     return replace (&o->datacenter, arg) == 0 ? 1 : -1;
+  case H2K_CONNOPTS_STALL_TIMEOUT:
+    o->set_mask |= SET_STALL;
+    return parse_seconds ("--stall-timeout", arg, &o->stall_timeout) == 0 ? 1 : -1;
   default:
     return 0;
   }
@@ -240,8 +259,22 @@ parse_url (struct h2k_conn_opts *o)
 }
 
 int
+h2k_connopts_stall_timeout (struct h2k_conn_opts *o)
+{
+  const char *env = getenv ("H2K_STALL_TIMEOUT");
+  if (o->set_mask & SET_STALL)
+    return 0;
+  o->stall_timeout = H2K_STALL_TIMEOUT_DEFAULT;
+  if (env && *env)
+    return parse_seconds ("H2K_STALL_TIMEOUT", env, &o->stall_timeout);
+  return 0;
+}
+
+int
 h2k_connopts_finish (struct h2k_conn_opts *o)
 {
+  if (h2k_connopts_stall_timeout (o) == -1)
+    return -1;
   if (!(o->set_mask & SET_URL) && from_env (&o->url_arg, "GOVC_URL") == -1)
     return -1;
   if (!(o->set_mask & SET_INSECURE))
@@ -346,6 +379,8 @@ h2k_connopts_usage (FILE *fp)
          "  --ca-certs FILE[:FILE] trust these PEM CA files too (GOVC_TLS_CA_CERTS)\n"
          "  --known-hosts FILE     pin by govc's known_hosts file (GOVC_TLS_KNOWN_HOSTS)\n"
          "  --thumbprint HEX       pin the certificate's SHA-1 or SHA-256 fingerprint\n"
-         "  --datacenter NAME      datacenter to work in (GOVC_DATACENTER)\n",
+         "  --datacenter NAME      datacenter to work in (GOVC_DATACENTER)\n"
+         "  --stall-timeout S      cut off a server that sends less than 1 KiB in\n"
+         "                         S seconds (H2K_STALL_TIMEOUT; default 60)\n",
          fp);
 }

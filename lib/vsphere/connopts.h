@@ -16,6 +16,9 @@
  *   --thumbprint HEX      (none)          pin the server certificate by its
  *                                         SHA-1 or SHA-256 fingerprint
  *   --datacenter NAME     GOVC_DATACENTER
+ *   --stall-timeout S     H2K_STALL_TIMEOUT   a connection that delivers
+ *                                         less than 1 KiB in S seconds
+ *                                         (60) has stalled: cut it off
  *
  * A password is never required on the command line and never printed.
  *
@@ -58,6 +61,7 @@ enum {
   H2K_CONNOPTS_KNOWN_HOSTS,
   H2K_CONNOPTS_THUMBPRINT,
   H2K_CONNOPTS_DATACENTER,
+  H2K_CONNOPTS_STALL_TIMEOUT,
   H2K_CONNOPTS_OPTION_END         /* programs number their options from here */
 };
 
@@ -69,7 +73,8 @@ enum {
   { "ca-certs", required_argument, NULL, H2K_CONNOPTS_CA_CERTS },           \
   { "known-hosts", required_argument, NULL, H2K_CONNOPTS_KNOWN_HOSTS },     \
   { "thumbprint", required_argument, NULL, H2K_CONNOPTS_THUMBPRINT },       \
-  { "datacenter", required_argument, NULL, H2K_CONNOPTS_DATACENTER }
+  { "datacenter", required_argument, NULL, H2K_CONNOPTS_DATACENTER },     \
+  { "stall-timeout", required_argument, NULL, H2K_CONNOPTS_STALL_TIMEOUT }
 
 struct h2k_conn_opts {
   /* As given (flag or environment); all malloc'd or NULL. */
@@ -81,6 +86,7 @@ struct h2k_conn_opts {
   char *thumbprint;           /* normalised: uppercase hex with colons */
   char *datacenter;
   bool insecure;
+  unsigned stall_timeout;     /* seconds; 0 until h2k_connopts_finish */
 
   /* Filled by h2k_connopts_finish from url_arg. */
   char *url;                  /* https://host:port/sdk, no user or password */
@@ -103,6 +109,12 @@ int h2k_connopts_option (struct h2k_conn_opts *o, int c, const char *arg);
  * cannot be parsed. */
 int h2k_connopts_finish (struct h2k_conn_opts *o);
 void h2k_connopts_free (struct h2k_conn_opts *o);
+/* The stall timeout: --stall-timeout, else H2K_STALL_TIMEOUT, else 60
+ * seconds (see util/options.h); stored in o->stall_timeout.  -1 with
+ * h2k_seterr (a usage error) when the variable is not a number of seconds.
+ * h2k_connopts_finish calls it; a program that talks HTTP without a
+ * vSphere session (vs-pull with URLs) calls it itself. */
+int h2k_connopts_stall_timeout (struct h2k_conn_opts *o);
 void h2k_connopts_usage (FILE *fp);
 
 /* The password to log in with: --password-file, else the URL's, else

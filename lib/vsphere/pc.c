@@ -137,29 +137,24 @@ cancel (struct h2k_vs *vs, const char *token)
 }
 
 int
-h2k_vs_retrieve_pages (struct h2k_vs *vs, const char *view,
-                       const struct h2k_moref *objs, size_t nobjs,
-                       const char *type, const char *const *paths,
-                       int max_objects, h2k_vs_page_fn fn, void *opaque)
+h2k_vs_retrieve (struct h2k_vs *vs, const char *view,
+                 const struct h2k_moref *objs, size_t nobjs,
+                 const char *type, const char *const *paths,
+                 int max_objects, h2k_vs_object_fn fn, void *opaque)
 {
   unsigned gen = vs->generation;
-  xmlDoc *doc;
-  xmlNode *res;
   char *token = NULL;
   int r = 0;
 
   if (!view && nobjs == 0)
     return 0;
 
+  /* Each reply is read as a stream, an object at a time, whatever its
+   * size: a server may ignore max_objects (upstream's simulator answers
+   * every object in one reply). */
   xmlNode *m = retrieve_request (vs, view, objs, nobjs, type, paths, max_objects);
   for (;;) {
-    if (h2k_vs_call (vs, m, &doc, &res) == -1)
-      goto lost;
-    /* An empty result has no returnval at all. */
-    xmlNode *rv = h2k_xml_child (res, "returnval");
-    token = h2k_xml_child_text (rv, "token");
-    r = rv ? fn (opaque, rv) : 0;
-    xmlFreeDoc (doc);
+    r = h2k_vs_call_objects (vs, m, fn, opaque, &token);
     if (r == -1 || !token || !*token)
       break;
     m = h2k_soap_method ("ContinueRetrievePropertiesEx", "PropertyCollector",
@@ -169,29 +164,29 @@ h2k_vs_retrieve_pages (struct h2k_vs *vs, const char *view,
     token = NULL;
   }
   if (r == -1 && token && *token) {
+    /* Stopped with more to come (by FN, or a reply that broke off): the
+     * server may let go of the rest. */
     CLEANUP_FREE char *msg = strdup (h2k_errmsg ());
     cancel (vs, token);
     h2k_seterr ("%s", msg ? msg : "out of memory");
   }
   free (token);
-  return r;
-
- lost:
   /* A view and a paging token belong to the session that made them: after
    * a re-login the server has forgotten both, and says so in its own
    * words (ManagedObjectNotFound, InvalidArgument ...). */
-  if (vs->generation != gen)
+  if (r == -1 && vs->generation != gen)
     h2k_seterr_prefix ("the session expired during the listing and the "
                        "server dropped its state");
-  return -1;
+  return r;
 }
 
+/* Hand every <objects> of a (small, whole) reply to the per-object
+ * function: task polls. */
 struct each {
   h2k_vs_object_fn fn;
   void *opaque;
 };
 
-/* Hand every <objects> of a page to the per-object function. */
 static int
 each_object (void *opaque, xmlNode *rv)
 {
@@ -206,17 +201,6 @@ each_object (void *opaque, xmlNode *rv)
       return -1;
   }
   return 0;
-}
-
-int
-h2k_vs_retrieve (struct h2k_vs *vs, const char *view,
-                 const struct h2k_moref *objs, size_t nobjs,
-                 const char *type, const char *const *paths,
-                 int max_objects, h2k_vs_object_fn fn, void *opaque)
-{
-  struct each e = { fn, opaque };
-  return h2k_vs_retrieve_pages (vs, view, objs, nobjs, type, paths,
-                                max_objects, each_object, &e);
 }
 
 struct task_state {

@@ -2,32 +2,43 @@
  * with fault parsing and re-login, Logout. */
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <libxml/HTMLparser.h>
 #include <libxml/parser.h>
+#include <libxml/xmlreader.h>
 
 #include "util/clock.h"
 #include "util/cleanup.h"
 #include "util/die.h"
+#include "util/options.h"
 #include "util/version.h"
 #include "util/xmlread.h"
 #include "vsphere-int.h"
 
 #define SOAP_ENV_NS "http://schemas.xmlsoap.org/soap/envelope/"
 
-/* The largest SOAP reply read: replies are held whole (a tree), so a
- * server that sends without end must not take the machine's memory.  vs-ls
- * asks for pages of objects; a page of 2,000 VMs from the simulator is
- * about 20 MiB. */
+/* The largest SOAP reply held whole (a tree): a server that sends without
+ * end must not take the machine's memory.  Only small replies are read
+ * this way (service content, login, task info, faults); the property
+ * collector's results are read as a stream (h2k_vs_call_objects), a window
+ * of STREAM_WINDOW bytes at a time, one object expanded at a time (at most
+ * MAX_OBJECT bytes of XML), MAX_STREAM bytes in all. */
 #define MAX_REPLY ((size_t) 256 << 20)
+#define STREAM_WINDOW ((size_t) 256 << 10)
+#define MAX_OBJECT ((size_t) 64 << 20)
+#define MAX_STREAM ((uint64_t) 16 << 30)
 
 struct buf {
   char *ptr;
   size_t len, cap;
+  size_t off;                   /* a stream: bytes already given to the parser */
   bool too_big;                 /* refused at MAX_REPLY */
+  bool stream;                  /* pause the transfer at STREAM_WINDOW */
+  bool paused;
 };
 
 static size_t
@@ -35,6 +46,20 @@ write_cb (char *data, size_t size, size_t n, void *opaque)
 {
   struct buf *b = opaque;
   size_t add = size * n;
+  if (b->stream) {
+    /* What the parser has had is dropped; a full window pauses the
+     * transfer until the parser has had it (libcurl hands the same bytes
+     * again then). */
+    if (b->off > 0) {
+      memmove (b->ptr, b->ptr + b->off, b->len - b->off);
+      b->len -= b->off;
+      b->off = 0;
+    }
+    if (b->len >= STREAM_WINDOW) {
+      b->paused = true;
+      return CURL_WRITEFUNC_PAUSE;
+    }
+  }
   if (add > MAX_REPLY - b->len) {
     b->too_big = true;
     return 0;                   /* makes libcurl fail with a write error */
@@ -53,6 +78,91 @@ write_cb (char *data, size_t size, size_t n, void *opaque)
   b->len += add;
   b->ptr[b->len] = '\0';
   return add;
+}
+
+/* The connection for a call made now: the first one, or, while streamed
+ * replies are being read, the next one (made from the first on first
+ * use, sharing its cookie). */
+static struct h2k_vs_conn *
+conn_get (struct h2k_vs *vs)
+{
+  if (vs->depth >= H2K_VS_DEPTH) {
+    h2k_seterr ("%s: more than %d SOAP calls in progress at once", vs->name,
+                H2K_VS_DEPTH);
+    return NULL;
+  }
+  struct h2k_vs_conn *c = &vs->conns[vs->depth];
+  if (!c->easy) {
+    c->easy = curl_easy_duphandle (vs->conns[0].easy);
+    if (!c->easy
+        || curl_easy_setopt (c->easy, CURLOPT_SHARE, vs->share) != CURLE_OK
+        || curl_easy_setopt (c->easy, CURLOPT_COOKIEFILE, "") != CURLE_OK
+        || curl_easy_setopt (c->easy, CURLOPT_ERRORBUFFER, c->errbuf) != CURLE_OK) {
+      h2k_seterr ("%s: cannot set up another SOAP connection", vs->name);
+      return NULL;
+    }
+    if (h2k_vs_tls_setup (&vs->tls, c->easy) == -1)
+      return NULL;
+  }
+  if (!c->multi && !(c->multi = curl_multi_init ())) {
+    h2k_seterr ("out of memory");
+    return NULL;
+  }
+  return c;
+}
+
+static void
+conn_end (struct h2k_vs_conn *c)
+{
+  /* Removing a transfer that has not finished closes its connection. */
+  if (c->running)
+    curl_multi_remove_handle (c->multi, c->easy);
+  c->running = false;
+}
+
+static void
+conn_start (struct h2k_vs_conn *c, const xmlChar *body, int len, struct buf *b)
+{
+  c->errbuf[0] = '\0';
+  c->code = CURLE_OK;
+  curl_easy_setopt (c->easy, CURLOPT_POSTFIELDS, body);
+  curl_easy_setopt (c->easy, CURLOPT_POSTFIELDSIZE, (long) len);
+  curl_easy_setopt (c->easy, CURLOPT_WRITEFUNCTION, write_cb);
+  curl_easy_setopt (c->easy, CURLOPT_WRITEDATA, b);
+  if (curl_multi_add_handle (c->multi, c->easy) != CURLM_OK)
+    c->code = CURLE_OUT_OF_MEMORY;
+  else
+    c->running = true;
+}
+
+/* Run C's transfer until B holds bytes the parser has not had, or (ALL)
+ * until it ends; c->code then says how. */
+static void
+conn_pump (struct h2k_vs_conn *c, struct buf *b, bool all)
+{
+  while (c->running && (all || b->off == b->len)) {
+    if (b->paused && (all || b->off == b->len)) {
+      b->paused = false;
+      curl_easy_pause (c->easy, CURLPAUSE_CONT);
+      continue;
+    }
+    int still;
+    CURLMcode mc = curl_multi_perform (c->multi, &still);
+    CURLMsg *m;
+    int queued;
+    while ((m = curl_multi_info_read (c->multi, &queued)) != NULL)
+      if (m->msg == CURLMSG_DONE && m->easy_handle == c->easy) {
+        c->code = m->data.result;
+        conn_end (c);
+      }
+    if (mc != CURLM_OK && c->running) {
+      c->code = CURLE_RECV_ERROR;
+      snprintf (c->errbuf, sizeof c->errbuf, "%s", curl_multi_strerror (mc));
+      conn_end (c);
+    }
+    if (c->running && (all || b->off == b->len))
+      curl_multi_poll (c->multi, NULL, 0, 1000, NULL);
+  }
 }
 
 const struct h2k_vs_content *
@@ -285,42 +395,45 @@ redact_password (struct h2k_vs *vs)
   explicit_bzero (out, sizeof out);
 }
 
-/* One POST; on success *DOC and *RESPONSE are set. */
+/* The message for a transfer that failed: the reply too large, the
+ * server stalled (--stall-timeout), or libcurl's words (TLS problems
+ * explained by h2k_vs_tls_error). */
 static int
-post (struct h2k_vs *vs, const char *method, const xmlChar *body, int len,
-      xmlDoc **docp, xmlNode **response)
+transport_error (struct h2k_vs *vs, struct h2k_vs_conn *c, const char *method,
+                 const struct buf *b)
 {
-  struct buf b = { 0 };
+  if (b->too_big)
+    return h2k_seterr ("%s: %s: the server's reply is larger than %zu MiB: refused",
+                       vs->name, method, MAX_REPLY >> 20);
+  curl_off_t sent = 0;
+  curl_easy_getinfo (c->easy, CURLINFO_PRETRANSFER_TIME_T, &sent);
+  if (c->code == CURLE_OPERATION_TIMEDOUT && sent > 0)
+    return h2k_seterr ("%s: %s: the server stalled: less than %u bytes in "
+                       "%u seconds (--stall-timeout)", vs->name, method,
+                       H2K_STALL_BYTES, vs->opts->stall_timeout);
+  memcpy (vs->errbuf, c->errbuf, sizeof vs->errbuf);
+  return h2k_vs_tls_error (vs, c->code);
+}
+
+/* A whole reply in B, read on C: on success *DOC and *RESPONSE are set. */
+static int
+reply_tree (struct h2k_vs *vs, struct h2k_vs_conn *c, const char *method,
+            struct buf *b, xmlDoc **docp, xmlNode **response)
+{
   long status = 0;
   char *ctype = NULL;
   xmlDoc *doc = NULL;
   int r = -1;
   CLEANUP_FREE char *why = NULL;      /* the XML parser's reason, if it failed */
 
-  set_fault (vs, NULL);
-  vs->errbuf[0] = '\0';
-  curl_easy_setopt (vs->curl, CURLOPT_POSTFIELDS, body);
-  curl_easy_setopt (vs->curl, CURLOPT_POSTFIELDSIZE, (long) len);
-  curl_easy_setopt (vs->curl, CURLOPT_WRITEFUNCTION, write_cb);
-  curl_easy_setopt (vs->curl, CURLOPT_WRITEDATA, &b);
-  vs->round_trips++;
-  vs->last_call = h2k_now ();
-  CURLcode code = curl_easy_perform (vs->curl);
-  if (code != CURLE_OK && b.too_big) {
-    h2k_seterr ("%s: %s: the server's reply is larger than %zu MiB: refused",
-                vs->name, method, MAX_REPLY >> 20);
-    goto out;
-  }
-  if (code != CURLE_OK) {
-    h2k_vs_tls_error (vs, code);
-    goto out;
-  }
-  curl_easy_getinfo (vs->curl, CURLINFO_RESPONSE_CODE, &status);
-  curl_easy_getinfo (vs->curl, CURLINFO_CONTENT_TYPE, &ctype);
+  if (c->code != CURLE_OK)
+    return transport_error (vs, c, method, b);
+  curl_easy_getinfo (c->easy, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_getinfo (c->easy, CURLINFO_CONTENT_TYPE, &ctype);
 
   bool html = ctype && strncasecmp (ctype, "text/html", 9) == 0;
-  if (!html && b.len > 0) {
-    doc = h2k_xml_read (b.ptr, b.len, "reply.xml");   /* no DTD (util/xmlread.h) */
+  if (!html && b->len > 0) {
+    doc = h2k_xml_read (b->ptr, b->len, "reply.xml");   /* no DTD (util/xmlread.h) */
     if (doc == NULL)
       why = strdup (h2k_errmsg ());
   }
@@ -331,7 +444,7 @@ post (struct h2k_vs *vs, const char *method, const xmlChar *body, int len,
     sbody = soap_child (root, "Body");
 
   if (!sbody) {
-    CLEANUP_FREE char *excerpt = body_excerpt (ctype, b.ptr ? b.ptr : "", b.len);
+    CLEANUP_FREE char *excerpt = body_excerpt (ctype, b->ptr ? b->ptr : "", b->len);
     if (status != 200 && status != 500)
       h2k_seterr ("%s: %s: HTTP %ld from %s, not a SOAP answer: %s",
                   vs->name, method, status, vs->url,
@@ -364,14 +477,435 @@ post (struct h2k_vs *vs, const char *method, const xmlChar *body, int len,
   r = 0;
 
  out:
+  xmlFreeDoc (doc);
+  return r;
+}
+
+/* One POST whose reply is held whole; on success *DOC and *RESPONSE are
+ * set. */
+static int
+post (struct h2k_vs *vs, const char *method, const xmlChar *body, int len,
+      xmlDoc **docp, xmlNode **response)
+{
+  struct buf b = { 0 };
+  set_fault (vs, NULL);
+  struct h2k_vs_conn *c = conn_get (vs);
+  if (!c)
+    return -1;
+  vs->round_trips++;
+  vs->last_call = h2k_now ();
+  conn_start (c, body, len, &b);
+  conn_pump (c, &b, true);
+  int r = reply_tree (vs, c, method, &b, docp, response);
   if (r == -1)
     redact_password (vs);
-  xmlFreeDoc (doc);
+  free (b.ptr);
+  return r;
+}
+
+/* --- Streamed replies ----------------------------------------------------
+ *
+ * libxml2's xmlReader reads the reply through stream_read, which runs the
+ * transfer until it has bytes; each <objects> element is expanded (the
+ * reader builds that subtree only), handed to the caller, and freed by the
+ * reader as it moves on. */
+
+/* Where the lexical check of the prolog is (see prolog_scan). */
+enum { P_TEXT, P_LT, P_PI, P_PI_Q, P_BANG, P_BANG_DASH, P_COMMENT, P_DONE };
+
+struct rstream {
+  struct h2k_vs_conn *c;        /* the bytes come from this transfer, */
+  struct buf *b;
+  const char *mem;              /* or (C NULL) from memory */
+  size_t memlen;
+  int prolog;
+  int dashes;
+  bool refused_dtd;             /* a DOCTYPE, or an entity reference */
+  bool refused_enc;             /* not UTF-8 */
+  bool expanding;               /* an object is being expanded */
+  bool object_too_big;
+  bool stream_too_big;
+  bool eof;                     /* the transfer ended well */
+  uint64_t fed;                 /* bytes given to the parser */
+  uint64_t object_start;        /* FED when the object began */
+  char *why;                    /* the parser's first error */
+  int line;
+};
+
+/* libxml2 reads a document type declaration, entity declarations and
+ * all, before its reader reports it, and the reader has no hook to stop
+ * at "<!DOCTYPE" as util/xmlread.c does.  So the bytes before the root
+ * element are checked here before the parser sees them: only white space,
+ * the XML declaration, processing instructions and comments may come
+ * there; "<!" other than a comment is a DOCTYPE and refused.  UTF-16 and
+ * UTF-32 (which would hide it from this check) are refused too, and the
+ * parser ignores any encoding the document declares (XML_PARSE_IGNORE_ENC):
+ * vSphere speaks UTF-8. */
+static int
+prolog_scan (struct rstream *r, const unsigned char *p, size_t n)
+{
+  for (size_t i = 0; i < n && r->prolog != P_DONE; i++) {
+    unsigned char ch = p[i];
+    if (r->fed + i == 0 && (ch == 0 || ch == 0xfe || ch == 0xff)) {
+      r->refused_enc = true;
+      return -1;
+    }
+    switch (r->prolog) {
+    case P_TEXT:
+      if (ch == '<')
+        r->prolog = P_LT;
+      break;
+    case P_LT:
+      r->prolog = ch == '?' ? P_PI : ch == '!' ? P_BANG : P_DONE;
+      break;
+    case P_PI:
+      if (ch == '?')
+        r->prolog = P_PI_Q;
+      break;
+    case P_PI_Q:
+      r->prolog = ch == '>' ? P_TEXT : ch == '?' ? P_PI_Q : P_PI;
+      break;
+    case P_BANG:
+    case P_BANG_DASH:
+      if (ch != '-') {
+        r->refused_dtd = true;
+        return -1;
+      }
+      r->prolog = r->prolog == P_BANG ? P_BANG_DASH : P_COMMENT;
+      r->dashes = 0;
+      break;
+    case P_COMMENT:
+      if (ch == '-')
+        r->dashes++;
+      else if (ch == '>' && r->dashes >= 2)
+        r->prolog = P_TEXT;
+      else
+        r->dashes = 0;
+      break;
+    }
+  }
+  return 0;
+}
+
+/* libxml2's read callback: the next bytes of the reply, from the
+ * transfer (running it until it has some) or from memory. */
+static int
+stream_read (void *opaque, char *out, int len)
+{
+  struct rstream *r = opaque;
+  struct buf *b = r->b;
+  const char *p;
+  size_t n;
+  if (r->c) {
+    conn_pump (r->c, b, false);
+    p = b->ptr + b->off;
+    n = b->len - b->off;
+  }
+  else {
+    p = r->mem + r->fed;
+    n = r->memlen - r->fed;
+  }
+  if (n == 0) {
+    r->eof = !r->c || r->c->code == CURLE_OK;
+    return r->eof ? 0 : -1;
+  }
+  if (n > (size_t) len)
+    n = len;
+  if (r->fed + n > MAX_STREAM) {
+    r->stream_too_big = true;
+    return -1;
+  }
+  if (r->expanding && r->fed + n - r->object_start > MAX_OBJECT) {
+    r->object_too_big = true;
+    return -1;
+  }
+  if (prolog_scan (r, (const unsigned char *) p, n) == -1)
+    return -1;
+  memcpy (out, p, n);
+  if (r->c)
+    b->off += n;
+  r->fed += n;
+  return (int) n;
+}
+
+static void
+stream_error_cb (void *opaque, xmlErrorPtr e)
+{
+  struct rstream *r = opaque;
+  if (r->why || !e)
+    return;
+  const char *msg = e->message ? e->message : "cannot parse";
+  size_t l = strlen (msg);
+  while (l > 0 && (msg[l - 1] == '\n' || msg[l - 1] == ' '))
+    l--;
+  r->why = strndup (msg, l);
+  r->line = e->line;
+}
+
+/* Why reading a stream failed after NOBJ objects. */
+static int
+stream_error (struct h2k_vs *vs, const char *method, struct rstream *r,
+              size_t nobj)
+{
+  if (r->refused_dtd)
+    return h2k_seterr ("%s: %s: the server's answer is not SOAP (reply.xml: "
+                       "refused: the document has a DOCTYPE (a DTD, where "
+                       "entity expansion and external entities live))",
+                       vs->name, method);
+  if (r->refused_enc)
+    return h2k_seterr ("%s: %s: the server's answer is not SOAP (reply.xml: "
+                       "refused: not UTF-8)", vs->name, method);
+  if (r->object_too_big)
+    return h2k_seterr ("%s: %s: object %zu of the reply is larger than %zu "
+                       "MiB: refused", vs->name, method, nobj + 1, MAX_OBJECT >> 20);
+  if (r->stream_too_big)
+    return h2k_seterr ("%s: %s: the server's reply is larger than %u GiB: refused",
+                       vs->name, method, (unsigned) (MAX_STREAM >> 30));
+  if (r->c && r->c->code != CURLE_OK) {
+    curl_off_t sent = 0;
+    curl_easy_getinfo (r->c->easy, CURLINFO_PRETRANSFER_TIME_T, &sent);
+    if (r->c->code == CURLE_OPERATION_TIMEDOUT && sent > 0)
+      return h2k_seterr ("%s: %s: the server stalled after %zu objects: less "
+                         "than %u bytes in %u seconds (--stall-timeout)",
+                         vs->name, method, nobj, H2K_STALL_BYTES,
+                         vs->opts->stall_timeout);
+    return h2k_seterr ("%s: %s: the reply broke off after %zu objects: %s",
+                       vs->name, method, nobj, r->c->errbuf[0] ? r->c->errbuf
+                       : curl_easy_strerror (r->c->code));
+  }
+  if (r->eof)
+    return h2k_seterr ("%s: %s: the reply ends half way, after %zu objects "
+                       "(reply.xml: line %d: %s)", vs->name, method, nobj,
+                       r->line, r->why ? r->why : "cannot parse");
+  return h2k_seterr ("%s: %s: malformed reply after %zu objects: reply.xml: "
+                     "line %d: %s", vs->name, method, nobj, r->line,
+                     r->why ? r->why : "cannot parse");
+}
+
+static bool
+is_soap (xmlTextReaderPtr rd, const char *name)
+{
+  const char *ns = (const char *) xmlTextReaderConstNamespaceUri (rd);
+  const char *local = (const char *) xmlTextReaderConstLocalName (rd);
+  return ns && local && strcmp (ns, SOAP_ENV_NS) == 0 && strcmp (local, name) == 0;
+}
+
+/* Walk the reply: Envelope, Body, the response (or a Fault), returnval,
+ * and in it token and each objects. */
+static int
+read_objects (struct h2k_vs *vs, const char *method, xmlTextReaderPtr rd,
+              struct rstream *r, h2k_vs_object_fn fn, void *opaque,
+              char **token, size_t *nobj)
+{
+  bool env = false, body = false, resp = false;
+  CLEANUP_FREE char *stopped = NULL;   /* FN's message, when it stopped */
+  int ret = xmlTextReaderRead (rd);
+
+  while (ret == 1) {
+    int type = xmlTextReaderNodeType (rd);
+    if (type == XML_READER_TYPE_DOCUMENT_TYPE
+        || type == XML_READER_TYPE_ENTITY_REFERENCE
+        || type == XML_READER_TYPE_ENTITY) {
+      r->refused_dtd = true;
+      return stream_error (vs, method, r, *nobj);
+    }
+    if (type != XML_READER_TYPE_ELEMENT) {
+      ret = xmlTextReaderRead (rd);
+      continue;
+    }
+    int depth = xmlTextReaderDepth (rd);
+    const char *name = (const char *) xmlTextReaderConstLocalName (rd);
+    bool descend = false;
+    if (depth == 0) {
+      if (!is_soap (rd, "Envelope"))
+        return h2k_seterr ("%s: %s: the server's answer is not SOAP (its "
+                           "root element is <%s>)", vs->name, method, name);
+      env = descend = true;
+    }
+    else if (depth == 1)
+      descend = body = body || is_soap (rd, "Body");
+    else if (depth == 2 && body && !resp) {
+      if (is_soap (rd, "Fault")) {
+        xmlNode *f = xmlTextReaderExpand (rd);
+        if (!f)
+          return stream_error (vs, method, r, *nobj);
+        return fault_error (vs, method, f);
+      }
+      resp = descend = true;
+    }
+    else if (depth == 3 && resp)
+      descend = strcmp (name, "returnval") == 0;
+    else if (depth == 4 && resp && strcmp (name, "token") == 0) {
+      xmlNode *t = xmlTextReaderExpand (rd);
+      if (!t)
+        return stream_error (vs, method, r, *nobj);
+      free (*token);
+      *token = h2k_xml_text (t);
+    }
+    else if (depth == 4 && resp && !stopped && strcmp (name, "objects") == 0) {
+      r->expanding = true;
+      r->object_start = r->fed;
+      xmlNode *o = xmlTextReaderExpand (rd);
+      r->expanding = false;
+      if (!o)
+        return stream_error (vs, method, r, *nobj);
+      xmlNode *obj = h2k_xml_child (o, "obj");
+      xmlChar *otype = obj ? xmlGetNoNsProp (obj, BAD_CAST "type") : NULL;
+      CLEANUP_FREE char *value = obj ? h2k_xml_text (obj) : NULL;
+      (*nobj)++;
+      int fr = fn (opaque, otype ? (char *) otype : "", value ? value : "", o);
+      xmlFree (otype);
+      if (fr == -1) {
+        /* The caller has had enough.  A paging token is worth the rest
+         * of the reply (a server may send it after the objects): with it
+         * the server can let go of what is left. */
+        if (*token && **token)
+          return -1;
+        stopped = strdup (h2k_errmsg ());
+        if (!stopped)
+          return -1;
+      }
+    }
+    ret = descend ? xmlTextReaderRead (rd) : xmlTextReaderNext (rd);
+  }
+  if (stopped)
+    return h2k_seterr ("%s", stopped);
+  if (ret == -1 || r->refused_dtd || r->refused_enc)
+    return env ? stream_error (vs, method, r, *nobj)
+      : (r->refused_dtd || r->refused_enc || (r->c && r->c->code != CURLE_OK))
+      ? stream_error (vs, method, r, *nobj)
+      : h2k_seterr ("%s: %s: the server's answer is not SOAP (reply.xml: "
+                    "malformed XML: line %d: %s)", vs->name, method, r->line,
+                    r->why ? r->why : "cannot parse");
+  if (!env)
+    return h2k_seterr ("%s: %s: the server's answer is not SOAP (empty)",
+                       vs->name, method);
+  if (!body || !resp)
+    return h2k_seterr ("%s: %s: empty SOAP body", vs->name, method);
+  return 0;
+}
+
+/* Read the reply R delivers with libxml2's reader. */
+static int
+read_stream (struct h2k_vs *vs, const char *method, struct rstream *r,
+             h2k_vs_object_fn fn, void *opaque, char **token, size_t *nobj)
+{
+  xmlTextReaderPtr rd = xmlReaderForIO (stream_read, NULL, r, "reply.xml", "UTF-8",
+                                        XML_PARSE_NONET | XML_PARSE_NOERROR
+                                        | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA
+                                        | XML_PARSE_IGNORE_ENC);
+  int ret;
+  if (!rd)
+    /* It reads the first bytes at once: the prolog check may refuse them. */
+    ret = r->refused_dtd || r->refused_enc || r->eof || (r->c && r->c->code)
+      ? stream_error (vs, method, r, 0)
+      : h2k_seterr ("%s: %s: cannot read the reply: out of memory", vs->name, method);
+  else {
+    xmlTextReaderSetStructuredErrorHandler (rd, stream_error_cb, r);
+    ret = read_objects (vs, method, rd, r, fn, opaque, token, nobj);
+    xmlFreeTextReader (rd);
+  }
+  free (r->why);
+  r->why = NULL;
+  return ret;
+}
+
+int
+h2k_vs_parse_objects (const char *buf, size_t len, h2k_vs_object_fn fn,
+                      void *opaque, char **token)
+{
+  struct h2k_vs vs = { .name = (char *) "memory" };
+  struct rstream r = { .mem = buf, .memlen = len };
+  size_t nobj = 0;
+  *token = NULL;
+  int ret = read_stream (&vs, "RetrievePropertiesEx", &r, fn, opaque, token, &nobj);
+  free (vs.last_fault);
+  return ret;
+}
+
+/* One POST whose reply is read as a stream of objects. */
+static int
+post_objects (struct h2k_vs *vs, const char *method, const xmlChar *body,
+              int len, h2k_vs_object_fn fn, void *opaque, char **token,
+              size_t *nobj)
+{
+  struct buf b = { .stream = true };
+  int r = -1;
+
+  set_fault (vs, NULL);
+  struct h2k_vs_conn *c = conn_get (vs);
+  if (!c)
+    return -1;
+  vs->round_trips++;
+  vs->last_call = h2k_now ();
+  conn_start (c, body, len, &b);
+  conn_pump (c, &b, false);
+
+  /* Anything but XML with 200 (a fault has 500, an error page is HTML) is
+   * small: read it whole and say what it is. */
+  long status = 0;
+  char *ctype = NULL;
+  curl_easy_getinfo (c->easy, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_getinfo (c->easy, CURLINFO_CONTENT_TYPE, &ctype);
+  if (b.len == 0 || status != 200 || looks_html (ctype, b.ptr, b.len)) {
+    xmlDoc *doc = NULL;
+    xmlNode *res;
+    b.stream = false;
+    conn_pump (c, &b, true);
+    r = reply_tree (vs, c, method, &b, &doc, &res);
+    if (r == 0) {
+      /* A SOAP answer without a fault after all: read it as a result. */
+      xmlNode *rv = h2k_xml_child (res, "returnval");
+      free (*token);
+      *token = h2k_xml_child_text (rv, "token");
+      for (xmlNode *o = h2k_xml_child (rv, "objects"); o && r == 0;
+           o = h2k_xml_next (o, "objects")) {
+        xmlNode *obj = h2k_xml_child (o, "obj");
+        xmlChar *otype = obj ? xmlGetNoNsProp (obj, BAD_CAST "type") : NULL;
+        CLEANUP_FREE char *value = obj ? h2k_xml_text (obj) : NULL;
+        (*nobj)++;
+        vs->depth++;
+        r = fn (opaque, otype ? (char *) otype : "", value ? value : "", o);
+        vs->depth--;
+        xmlFree (otype);
+      }
+      xmlFreeDoc (doc);
+    }
+    goto out;
+  }
+
+  struct rstream rs = { .c = c, .b = &b };
+  /* Calls FN makes go over the next connection. */
+  vs->depth++;
+  r = read_stream (vs, method, &rs, fn, opaque, token, nobj);
+  vs->depth--;
+
+ out:
+  conn_end (c);
+  if (r == -1)
+    redact_password (vs);
   free (b.ptr);
   return r;
 }
 
 static int login (struct h2k_vs *vs);
+
+/* After a failed call of NAME: if it failed because the session expired
+ * (NotAuthenticated on a session that was logged in), log in again and
+ * return 0, so the caller repeats the call once; else -1, the error kept. */
+static int
+relogin_for (struct h2k_vs *vs, const char *name)
+{
+  if (!vs->logged_in || !vs->last_fault
+      || strcmp (vs->last_fault, "NotAuthenticated") != 0
+      || strcmp (name, "Login") == 0 || strcmp (name, "Logout") == 0)
+    return -1;
+  CLEANUP_FREE char *why = strdup (h2k_errmsg ());
+  vs->logged_in = false;
+  if (login (vs) == -1)
+    return h2k_seterr_prefix ("%s (re-login after: %s)", vs->name, why ? why : "");
+  return 0;
+}
 
 int
 h2k_vs_call (struct h2k_vs *vs, xmlNode *method, xmlDoc **doc,
@@ -389,18 +923,36 @@ h2k_vs_call (struct h2k_vs *vs, xmlNode *method, xmlDoc **doc,
     return -1;
 
   int r = post (vs, name, body, len, doc, response);
-
   /* An expired session: log in again and repeat the call once. */
-  if (r == -1 && vs->logged_in && vs->last_fault
-      && strcmp (vs->last_fault, "NotAuthenticated") == 0
-      && strcmp (name, "Login") != 0 && strcmp (name, "Logout") != 0) {
-    CLEANUP_FREE char *why = strdup (h2k_errmsg ());
-    vs->logged_in = false;
-    if (login (vs) == -1)
-      h2k_seterr_prefix ("%s (re-login after: %s)", vs->name, why ? why : "");
-    else
-      r = post (vs, name, body, len, doc, response);
+  if (r == -1 && relogin_for (vs, name) == 0)
+    r = post (vs, name, body, len, doc, response);
+  explicit_bzero (body, len);
+  xmlFree (body);
+  return r;
+}
+
+int
+h2k_vs_call_objects (struct h2k_vs *vs, xmlNode *method, h2k_vs_object_fn fn,
+                     void *opaque, char **token)
+{
+  CLEANUP_FREE char *name = strdup ((const char *) method->name);
+  xmlChar *body = NULL;
+  int len = 0;
+  size_t nobj = 0;
+
+  *token = NULL;
+  if (!name) {
+    xmlFreeNode (method);
+    return h2k_seterr ("out of memory");
   }
+  if (build_request (method, &body, &len) == -1)
+    return -1;
+
+  int r = post_objects (vs, name, body, len, fn, opaque, token, &nobj);
+  /* An expired session, before any object was handed on: log in again
+   * and repeat the call once. */
+  if (r == -1 && nobj == 0 && relogin_for (vs, name) == 0)
+    r = post_objects (vs, name, body, len, fn, opaque, token, &nobj);
   explicit_bzero (body, len);
   xmlFree (body);
   return r;
@@ -516,8 +1068,11 @@ h2k_vs_connect (const struct h2k_conn_opts *opts)
   pthread_mutex_init (&vs->cookie_lock, NULL);
   vs->url = strdup (opts->url);
   vs->name = strdup (opts->hostport);
-  vs->curl = curl_easy_init ();
-  if (!vs->url || !vs->name || !vs->curl) {
+  vs->curl = vs->conns[0].easy = curl_easy_init ();
+  vs->conns[0].multi = curl_multi_init ();
+  vs->share = curl_share_init ();
+  if (!vs->url || !vs->name || !vs->curl || !vs->conns[0].multi || !vs->share
+      || curl_share_setopt (vs->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE) != CURLSHE_OK) {
     h2k_seterr ("out of memory");
     goto fail;
   }
@@ -536,13 +1091,19 @@ h2k_vs_connect (const struct h2k_conn_opts *opts)
   curl_easy_setopt (h, CURLOPT_URL, vs->url);
   curl_easy_setopt (h, CURLOPT_HTTPHEADER, vs->headers);
   curl_easy_setopt (h, CURLOPT_POST, 1L);
-  curl_easy_setopt (h, CURLOPT_COOKIEFILE, "");   /* the cookie engine */
+  /* The cookie engine, its cookies in the share so that every SOAP
+   * connection of the session sends them. */
+  curl_easy_setopt (h, CURLOPT_SHARE, vs->share);
+  curl_easy_setopt (h, CURLOPT_COOKIEFILE, "");
   curl_easy_setopt (h, CURLOPT_USERAGENT, "h2k/" H2K_VERSION);
-  curl_easy_setopt (h, CURLOPT_ERRORBUFFER, vs->errbuf);
+  curl_easy_setopt (h, CURLOPT_ERRORBUFFER, vs->conns[0].errbuf);
   curl_easy_setopt (h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt (h, CURLOPT_CONNECTTIMEOUT, 30L);
-  curl_easy_setopt (h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt (h, CURLOPT_LOW_SPEED_TIME, 300L);
+  /* A server that trickles its reply (slow loris) is cut off: less than
+   * H2K_STALL_BYTES in --stall-timeout seconds is a stall. */
+  curl_easy_setopt (h, CURLOPT_LOW_SPEED_LIMIT,
+                    h2k_stall_rate (opts->stall_timeout));
+  curl_easy_setopt (h, CURLOPT_LOW_SPEED_TIME, (long) opts->stall_timeout);
   curl_easy_setopt (h, CURLOPT_ACCEPT_ENCODING, "");
   curl_easy_setopt (h, CURLOPT_TCP_KEEPALIVE, 1L);
   if (h2k_vs_tls_setup (&vs->tls, h) == -1)
@@ -605,8 +1166,17 @@ h2k_vs_close (struct h2k_vs *vs)
     if (h2k_vs_call (vs, m, &doc, &res) == 0)
       xmlFreeDoc (doc);
   }
-  if (vs->curl)
-    curl_easy_cleanup (vs->curl);
+  for (size_t i = 0; i < H2K_VS_DEPTH; i++) {
+    struct h2k_vs_conn *c = &vs->conns[i];
+    if (c->easy)
+      conn_end (c);
+    if (c->easy)
+      curl_easy_cleanup (c->easy);
+    if (c->multi)
+      curl_multi_cleanup (c->multi);
+  }
+  if (vs->share)
+    curl_share_cleanup (vs->share);
   curl_slist_free_all (vs->headers);
   if (vs->url)                 /* tls was initialised after url */
     h2k_vs_tls_free (&vs->tls);

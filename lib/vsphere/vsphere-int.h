@@ -23,11 +23,31 @@ struct h2k_vs_tls {
   char seen_sha256[100];
 };
 
+/* One SOAP connection.  Transfers run through its own multi handle, so
+ * that a streamed reply can be read a piece at a time (the reader asks
+ * for bytes, the transfer runs until it has some) and the connection is
+ * kept alive from one call to the next. */
+struct h2k_vs_conn {
+  CURL *easy;
+  CURLM *multi;
+  bool running;                /* a transfer is in progress */
+  CURLcode code;               /* how the last transfer ended */
+  char errbuf[CURL_ERROR_SIZE];
+};
+
+/* How many SOAP calls may be in progress at once: a streamed reply is
+ * read on conns[0] while the function handed each object makes its own
+ * calls (the names of what it refers to) on conns[1], and so on. */
+#define H2K_VS_DEPTH 4
+
 struct h2k_vs {
   const struct h2k_conn_opts *opts;
   char *url;                   /* https://host:port/sdk */
   char *name;                  /* host:port */
-  CURL *curl;                  /* the SOAP connection, kept alive */
+  CURL *curl;                  /* conns[0].easy: the first SOAP connection */
+  struct h2k_vs_conn conns[H2K_VS_DEPTH];
+  unsigned depth;              /* streamed replies being read now */
+  CURLSH *share;               /* the session cookie, for every conns[] */
   struct curl_slist *headers;
   char errbuf[CURL_ERROR_SIZE];
   struct h2k_vs_tls tls;
@@ -54,6 +74,23 @@ int h2k_vs_tls_setup (struct h2k_vs_tls *t, CURL *h);
 /* After a failed transfer: set the error message for CODE, naming the pin
  * mismatch or the certificate problem when that is what happened. */
 int h2k_vs_tls_error (struct h2k_vs *vs, CURLcode code);
+/* Send METHOD (taken) and read its reply, a property collector's
+ * RetrieveResult (RetrievePropertiesEx, ContinueRetrievePropertiesEx), as
+ * a stream: FN gets each <objects> element as soon as it has been read,
+ * and it is freed when FN returns, so memory does not grow with the
+ * reply.  *TOKEN gets the paging token (malloc'd), or NULL when the reply
+ * has none.  FN may make SOAP calls of its own (they go over another
+ * connection).  -1 with h2k_seterr on failure, FN's -1 included; *TOKEN
+ * is set even then, for a CancelRetrievePropertiesEx. */
+int h2k_vs_call_objects (struct h2k_vs *vs, xmlNode *method,
+                         h2k_vs_object_fn fn, void *opaque, char **token);
+
+/* The same reading of a RetrieveResult from LEN bytes at BUF, for the
+ * fuzz target and tests: FN gets each object as h2k_vs_call_objects
+ * would hand it on. */
+int h2k_vs_parse_objects (const char *buf, size_t len, h2k_vs_object_fn fn,
+                          void *opaque, char **token);
+
 /* Read the session cookie from the SOAP handle into vs->cookie. */
 int h2k_vs_save_cookie (struct h2k_vs *vs);
 

@@ -71,8 +71,8 @@
  *   h2k_vs_retrieve                            RetrievePropertiesEx with
  *                                              ContinueRetrievePropertiesEx
  *                                              paging; calls a function per
- *                                              object (h2k_vs_retrieve_pages:
- *                                              per page)
+ *                                              object, each read from the
+ *                                              reply as a stream
  *   h2k_vs_prop (objects, "name")              the <val> of a property
  *   h2k_vs_wait_task                           poll a task to the end
  *
@@ -208,9 +208,22 @@ struct h2k_moref {
   const char *value;
 };
 
-/* Called for each <objects> element: its obj's type and value, and the
- * element (use h2k_vs_prop on it).  Return 0 to go on, -1 (with h2k_seterr)
- * to stop; h2k_vs_retrieve then cancels the paging and returns -1. */
+/* Called for each <objects> element (an ObjectContent): its obj's type
+ * and value, and the element (use h2k_vs_prop on it).  Return 0 to go on,
+ * -1 (with h2k_seterr) to stop; h2k_vs_retrieve then cancels the paging
+ * and returns -1.
+ *
+ * The replies are read as a stream (libxml2's xmlReader): each object is
+ * parsed when its end tag arrives, handed to the function, and freed when
+ * the function returns, so the element and everything under it are valid
+ * only during the call (copy what you keep), and memory does not grow
+ * with the reply, whatever page size the server chooses.  The function
+ * may make SOAP calls of its own (name lookups, say): they go over a
+ * second connection of the session while the first waits.  A reply that
+ * breaks off or turns malformed half way fails the call after the objects
+ * before it were handed on ("... after N objects: ..."): callers that
+ * must not show a partial result hold what they build until the call
+ * returns. */
 typedef int (*h2k_vs_object_fn) (void *opaque, const char *type,
                                  const char *moref, xmlNode *objects);
 
@@ -224,16 +237,6 @@ int h2k_vs_retrieve (struct h2k_vs *vs, const char *view,
                      const struct h2k_moref *objs, size_t nobjs,
                      const char *type, const char *const *paths,
                      int max_objects, h2k_vs_object_fn fn, void *opaque);
-
-/* The same, a page at a time: FN gets each page's <returnval> (its
- * <objects> children are the objects), for callers that want to look at a
- * whole page before handling its objects (to fetch what they refer to in
- * one call, for example). */
-typedef int (*h2k_vs_page_fn) (void *opaque, xmlNode *returnval);
-int h2k_vs_retrieve_pages (struct h2k_vs *vs, const char *view,
-                           const struct h2k_moref *objs, size_t nobjs,
-                           const char *type, const char *const *paths,
-                           int max_objects, h2k_vs_page_fn fn, void *opaque);
 
 /* The <val> of property NAME in an <objects> element, or NULL when the
  * server left it out (unset). */

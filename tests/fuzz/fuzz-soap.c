@@ -1,11 +1,15 @@
-/* A SOAP reply as lib/vsphere reads one: h2k_xml_read (the parser every
- * reply goes through, which refuses DTDs), then the tree walked with the
- * accessors the callers use on property-collector results, faults and
- * task info: children by name, text, xsi:type, numbers, booleans, and
- * h2k_vs_prop over every objects element. */
+/* A SOAP reply as lib/vsphere reads one, both ways: h2k_xml_read (the
+ * parser small replies go through, which refuses DTDs), then the tree
+ * walked with the accessors the callers use on property-collector
+ * results, faults and task info: children by name, text, xsi:type,
+ * numbers, booleans, and h2k_vs_prop over every objects element; and the
+ * streamed reading of property-collector results (libxml2's xmlReader
+ * behind the prolog check, h2k_vs_parse_objects), each object walked the
+ * same way. */
 #include "fuzz.h"
 #include "util/xmlread.h"
 #include "vsphere/vsphere.h"
+#include "vsphere/vsphere-int.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
@@ -40,9 +44,21 @@ walk (const xmlNode *n, int depth)
   }
 }
 
+static int
+object_cb (void *opaque, const char *type, const char *moref, xmlNode *o)
+{
+  (void) opaque; (void) type; (void) moref;
+  walk (o, 0);
+  return 0;
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
+  char *token = NULL;
+  h2k_vs_parse_objects ((const char *) data, size, object_cb, NULL, &token);
+  free (token);
+
   xmlDoc *doc = h2k_xml_read ((const char *) data, size, "reply.xml");
   if (doc) {
     walk (xmlDocGetRootElement (doc), 0);

@@ -38,6 +38,7 @@ const sessionCookie = "vmware_soap_session"
 type frontOptions struct {
 	traceFile   string
 	maxObjects  int
+	ignoreMax   bool
 	expireAfter int
 	cbtBlock    int64
 	cbtSpan     int64
@@ -376,6 +377,11 @@ func newToken() string {
 // pages of at most maxObjects objects.
 func (f *front) retrieve(w http.ResponseWriter, r *http.Request, body []byte, req *request, session string) {
 	limit := req.MaxObjects
+	if f.opt.ignoreMax {
+		// Upstream's simulator: every object in one answer, whatever
+		// the client asked for.
+		limit = 0
+	}
 	if f.opt.maxObjects > 0 && (limit <= 0 || limit > f.opt.maxObjects) {
 		limit = f.opt.maxObjects
 	}

@@ -71,6 +71,7 @@ func main() {
 	tlsKey := flag.String("tlskey", "", "PEM private key file")
 	traceFile := flag.String("trace-file", "", "append every /sdk and /folder request (method, path, SOAP body) to this file")
 	maxObjects := flag.Int("max-objects", 0, "cap on objects per RetrievePropertiesEx page, whatever the client asks (0: only the client's maxObjects)")
+	ignoreMax := flag.Bool("ignore-max-objects", false, "answer RetrievePropertiesEx with every object in one reply, ignoring the client's maxObjects, as upstream's simulator does (-max-objects still applies)")
 	expireAfter := flag.Int("expire-after", 0, "end the session of the N-th authenticated SOAP call (counted over all sessions) with a NotAuthenticated fault, once (0: never)")
 	cbtBlock := flag.Int64("cbt-block", 65536, "QueryChangedDiskAreas block size in bytes")
 	cbtSpan := flag.Int64("cbt-span", 1<<30, "QueryChangedDiskAreas: bytes of disk covered by one reply")
@@ -181,6 +182,7 @@ func main() {
 	front := newFront(server.Config.Handler, frontOptions{
 		traceFile:   *traceFile,
 		maxObjects:  *maxObjects,
+		ignoreMax:   *ignoreMax,
 		expireAfter: *expireAfter,
 		cbtBlock:    *cbtBlock,
 		cbtSpan:     *cbtSpan,
