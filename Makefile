@@ -130,7 +130,9 @@ vcsim: tests/vcsim/h2k-vcsim
 tests/vcsim/h2k-vcsim: $(wildcard tests/vcsim/*.go)
 	$(call quiet,GO,$@)cd tests/vcsim && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$${GOCACHE:-/tmp/h2k-gocache} go build -o h2k-vcsim .
 
-CHECK_DEPS = $(PROG_BINS) $(UNIT_BINS) $(TOOL_BINS)
+# The scripts are copied beside the programs they call, so that under
+# SANITIZE=1 they run the sanitized ones (bin/san/).
+CHECK_DEPS = $(PROG_BINS) $(SCRIPT_BINS) $(UNIT_BINS) $(TOOL_BINS)
 ifneq ($(wildcard tests/vcsim/*.go),)
 CHECK_DEPS += tests/vcsim/h2k-vcsim
 endif
