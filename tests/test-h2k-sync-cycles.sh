@@ -74,7 +74,7 @@ is "run 1: the server served what it reports" "$(( $(folder_bytes) - b0 ))" "$(j
 jq_ok "sync.json: the VM and a change id per disk" \
   '.vm == "'"$vm"'" and .cycles == 1 and (.disks | length) == 2 and all(.disks[]; (.change_id | contains("/")) and .capacity > 0 and (.local | endswith(".raw")))' "$dir/sync.json"
 ok "run 1: the copy of disk 2 is sparse" test "$(du -k "$dir/${keys[1]}.raw" | cut -f1)" -lt $(( (s2 - 6 * 1048576) / 1024 ))
-ok "run 1: says what it did on stderr" grep -q "h2k-sync: VM $vm: cycle 1: .* bytes changed, .* fetched" "$tmp/r1.err"
+ok "run 1: says what it did on stderr" grep -q "h2k-sync: VM ${vm@Q}: cycle 1: .* bytes changed, .* fetched" "$tmp/r1.err"
 ok "no work directory left" bash -c "! ls -d '$dir'/.h2k-sync.?????? 2>/dev/null"
 
 guest_write "$vm" 1 100000 4096
@@ -97,7 +97,7 @@ is "run 4: the VM is powered off" "$(vs-ls --vm "$vm" | jq -r .power_state)" pow
 jq_ok "sync.json: final" '.final == true and .cycles == 4' "$dir/sync.json"
 
 # Another VM's state is not this one's.
-EXPECT_STATUS=1 expect_fail "another VM's directory" "not the state of VM DC0_H0_VM1" h2k-sync DC0_H0_VM1 "$dir"
+EXPECT_STATUS=1 expect_fail "another VM's directory" "not the state of VM 'DC0_H0_VM1'" h2k-sync DC0_H0_VM1 "$dir"
 # A copy that disappeared: the next run is a full one.
 rm "$dir/${keys[0]}.raw"
 ok "a missing copy" eval 'h2k-sync "$vm" "$dir" > "$tmp/r5.json" 2> "$tmp/r5.err"'

@@ -50,10 +50,16 @@ EOD
 
 guest_write ()
 {
-  local f
+  local f new old
   f=$(cbt_flat "$1" "$2")
-  head -c "$4" /dev/urandom \
-    | dd of="$f" bs=64K iflag=fullblock oflag=seek_bytes seek="$3" conv=notrunc status=none
+  new=$(mktemp) old=$(mktemp)
+  dd if="$f" of="$old" bs=64K iflag=skip_bytes,count_bytes skip="$3" count="$4" status=none
+  # Random bytes that differ from what is there: a short write of random
+  # bytes can equal the old ones (1 in 256 for one byte), and then no
+  # block changed, which a test counting changed blocks would see as lost.
+  while head -c "$4" /dev/urandom > "$new" && cmp -s "$new" "$old"; do :; done
+  dd if="$new" of="$f" bs=64K iflag=fullblock oflag=seek_bytes seek="$3" conv=notrunc status=none
+  rm -f "$new" "$old"
 }
 
 cbt_ctl ()
