@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Loopback sshd hosts for the multi-host tests and bench/migrate-batch.sh:
 # each sshd of its own on a 127.0.0.0/8 address, key only, with its own
 # host key and a free port, as a conversion host for GNU parallel's
