@@ -38,6 +38,7 @@ work=$(cd "$work" && pwd)
 
 # The test helpers for the simulator and the sshd hosts want a scratch
 # directory ($tmp), cleanup_fn and skip_all: these are the bench's.
+# shellcheck disable=SC2034  # read by the sourced helpers
 tmp=$work
 cleanups=()
 cleanup_fn () { cleanups+=("$(printf '%q ' "$@")"); }
@@ -48,9 +49,9 @@ run_cleanups ()
   for (( i=${#cleanups[@]}-1; i>=0; i-- )); do eval "${cleanups[$i]}" >/dev/null 2>&1 || true; done
 }
 trap run_cleanups EXIT
-# shellcheck source=tests/vcsim/vcsim.sh
+# shellcheck source=tests/vcsim/vcsim.sh disable=SC1091
 . "$top/tests/vcsim/vcsim.sh"
-# shellcheck source=tests/helpers/sshd.sh
+# shellcheck source=tests/helpers/sshd.sh disable=SC1091
 . "$top/tests/helpers/sshd.sh"
 [ -x "$VCSIM_BIN" ] || { echo "the simulator is not built (make vcsim)" >&2; exit 1; }
 
