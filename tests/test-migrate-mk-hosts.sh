@@ -8,6 +8,7 @@
 # GNU parallel's job log, jq, qemu-img check.
 . "$(dirname "$0")/functions.sh"
 . "$(dirname "$0")/h2k-watch-lib.sh"
+. "$H2K_TOP/tests/helpers/sshd.sh"
 requires parallel --version
 requires ssh -V
 requires test -x /usr/sbin/sshd
@@ -17,63 +18,12 @@ requires_root
 
 MK=$H2K_TOP/scripts/migrate.mk
 cd "$tmp"
-mkdir -p ssh
-chmod 700 ssh
-ssh-keygen -q -t ed25519 -N '' -f ssh/id -C h2k-test
-cp ssh/id.pub ssh/authorized_keys
-
-# A free port: from the kernel's ephemeral range, checked with ss.
-free_port ()
-{
-  local p
-  while :; do
-    p=$(( 20000 + RANDOM % 20000 ))
-    ss -ltn | awk '{print $4}' | grep -q ":$p\$" || { echo "$p"; return; }
-  done
-}
-
-# start_sshd ADDR: an sshd on ADDR, its port in ports[ADDR].
-declare -A ports=() pids=()
-start_sshd ()
-{
-  local a=$1 p
-  p=$(free_port)
-  ssh-keygen -q -t ed25519 -N '' -f "ssh/host-$a" -C "host $a"
-  cat > "ssh/sshd-$a.conf" <<CONF
-ListenAddress $a:$p
-HostKey $tmp/ssh/host-$a
-PidFile $tmp/ssh/sshd-$a.pid
-AuthorizedKeysFile $tmp/ssh/authorized_keys
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin prohibit-password
-StrictModes no
-UsePAM no
-LogLevel ERROR
-CONF
-  /usr/sbin/sshd -D -e -f "$tmp/ssh/sshd-$a.conf" 2>>"ssh/sshd-$a.log" &
-  pids[$a]=$!
-  cleanup_fn kill "${pids[$a]}"
-  ports[$a]=$p
-  printf '[%s]:%s %s\n' "$a" "$p" "$(cut -d' ' -f1,2 "ssh/host-$a.pub")" >> ssh/known_hosts
-}
-mkdir -p /run/sshd 2>/dev/null || true
-start_sshd 127.0.0.2
-start_sshd 127.0.0.3
-
-sshcmd ()
-{
-  printf 'ssh -i %s -o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout=10 -p %s' \
-    "$tmp/ssh/id" "$tmp/ssh/known_hosts" "$1"
-}
-# The host file: one job at a time on each, as GNU parallel reads it.
-for a in 127.0.0.2 127.0.0.3; do
-  printf '1/%s root@%s\n' "$(sshcmd "${ports[$a]}")" "$a"
-done > hosts.txt
-up () { ssh -i ssh/id -o UserKnownHostsFile=ssh/known_hosts -o BatchMode=yes -p "${ports[$1]}" "root@$1" true; }
-ok "sshd on 127.0.0.2 takes the key" wait_for 60 up 127.0.0.2
-ok "sshd on 127.0.0.3 takes the key" wait_for 60 up 127.0.0.3
+sshd_setup "$tmp/ssh"
+sshd_start 127.0.0.2
+sshd_start 127.0.0.3
+sshd_hosts_file hosts.txt 127.0.0.2 127.0.0.3
+ok "sshd on 127.0.0.2 takes the key" sshd_wait_up 60 127.0.0.2
+ok "sshd on 127.0.0.3 takes the key" sshd_wait_up 60 127.0.0.3
 
 make_stand_in_migrate "$tmp/h2k-migrate"
 export MIGRATE_CALLS=$tmp/calls
@@ -95,9 +45,8 @@ while IFS= read -r vm; do
 done < vms.txt
 
 # 127.0.0.3 stopped: reported, and its VMs go to 127.0.0.2.
-kill "${pids[127.0.0.3]}"
-wait "${pids[127.0.0.3]}" 2>/dev/null || true
-down () { ! up 127.0.0.3; }
+sshd_stop 127.0.0.3
+down () { ! sshd_up 127.0.0.3; }
 ok "127.0.0.3 is down" wait_for 60 down
 : > calls
 printf '%s\n' one two three > more.txt

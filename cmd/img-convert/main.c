@@ -20,6 +20,7 @@
 #include "copy/source.h"
 #include "disk/bdev.h"
 #include "disk/qcow2-format.h"
+#include "list.h"
 #include "ova.h"
 #include "util/h2k.h"
 
@@ -28,6 +29,7 @@ usage (FILE *f)
 {
   fprintf (f,
 "Usage: img-convert [OPTION]... INPUT OUTPUT\n"
+"  or:  img-convert --list-files [-z] [-f FMT] INPUT\n"
 "Convert a disk image to qcow2 (or raw), streaming, in bounded memory.\n"
 "\n"
 "INPUT is a disk file in any format h2k reads (raw, VMDK and its chains,\n"
@@ -50,6 +52,10 @@ usage (FILE *f)
 "      --ignore-parent-id    read a chain even if a parent's identity does\n"
 "                            not match its child's record of it\n"
 "  -p, --progress[=FD]       a progress bar, or N/100 lines on FD\n"
+"      --list-files          convert nothing: print every file INPUT's chain\n"
+"                            reads (the image, its extents, its parents),\n"
+"                            one a line; a missing parent last, exit 1\n"
+"  -z, --zero                --list-files: end each name with NUL, not newline\n"
 "      --help                this help\n"
 "  -V, --version             the version\n"
 "\n"
@@ -57,15 +63,17 @@ usage (FILE *f)
 "  img-convert disk.vmdk disk.qcow2\n"
 "  img-convert -c -o compression_type=zstd disk.vhdx disk.qcow2\n"
 "  vmdk-flatten web01.vmdk - | img-convert - web01.qcow2\n"
-"  img-convert --all appliance.ova out/\n",
+"  img-convert --all appliance.ova out/\n"
+"  img-convert --list-files -z overlay.qcow2 | xargs -0 ls -l\n",
            ZSTD_maxCLevel ());
 }
 
 enum {
   OPT_DISK = H2K_OPT_PROGRAM, OPT_ALL, OPT_SHA256, OPT_IGNORE_PARENT_ID,
+  OPT_LIST_FILES,
 };
 
-static const char short_options[] = "O:f:co:j:p::" H2K_SHORT_OPTIONS_COMMON;
+static const char short_options[] = "O:f:co:j:p::z" H2K_SHORT_OPTIONS_COMMON;
 static const struct option long_options[] = {
   { "output-format", required_argument, NULL, 'O' },
   { "format", required_argument, NULL, 'f' },
@@ -78,6 +86,8 @@ static const struct option long_options[] = {
   { "ignore-parent-id", no_argument, NULL, OPT_IGNORE_PARENT_ID },
   { "ignore-cid", no_argument, NULL, OPT_IGNORE_PARENT_ID },
   { "progress", optional_argument, NULL, 'p' },
+  { "list-files", no_argument, NULL, OPT_LIST_FILES },
+  { "zero", no_argument, NULL, 'z' },
   H2K_LONG_OPTIONS_COMMON,
   { NULL, 0, NULL, 0 },
 };
@@ -175,7 +185,7 @@ main (int argc, char **argv)
   };
   const char *informat = NULL, *progress_opt = NULL;
   bool compress = false, compress_implied = false, want_sha = false;
-  bool all = false;
+  bool all = false, list = false, zero = false;
   unsigned disk = 0, open_flags = 0;
   long ncpu = sysconf (_SC_NPROCESSORS_ONLN);
   unsigned jobs = ncpu > 0 ? (ncpu > 256 ? 256 : ncpu) : 1;
@@ -219,9 +229,30 @@ main (int argc, char **argv)
     case OPT_IGNORE_PARENT_ID:
       open_flags |= H2K_OPEN_IGNORE_PARENT_ID;
       break;
+    case OPT_LIST_FILES:
+      list = true;
+      break;
+    case 'z':
+      zero = true;
+      break;
     default:
       h2k_option_common (c, short_options, long_options, usage);
     }
+  }
+  if (zero && !list)
+    h2k_die_status (2, "-z applies to --list-files only");
+  if (list) {
+    if (argc - optind != 1)
+      h2k_usage_error ("--list-files: expected one INPUT");
+    const char *in = argv[optind];
+    if (strcmp (in, "-") == 0)
+      h2k_die_status (2, "--list-files: standard input is no file to list");
+    if (informat ? strcmp (informat, "ova") == 0 : is_tar_file (in)) {
+      /* An OVA is one file: its disks are inside it. */
+      printf ("%s%c", in, zero ? '\0' : '\n');
+      return h2k_close_stdout () == 0 ? 0 : 1;
+    }
+    return list_files (in, informat, open_flags, zero);
   }
   if (argc - optind != 2)
     h2k_usage_error ("expected INPUT and OUTPUT");

@@ -133,12 +133,16 @@ same_file (const char *a, const char *b)
     && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
-int
-h2k_chain_open (const char *path, const char *format, unsigned flags,
-                struct h2k_bdev **out)
+/* The chain from PATH down.  On failure, with KEEP the layers that did
+ * open are left in *OUT (top first) for the caller to list and close;
+ * without it they are closed. */
+static int
+chain_open (const char *path, const char *format, unsigned flags,
+            bool keep, struct h2k_bdev **out)
 {
   struct h2k_bdev *top, *cur;
 
+  *out = NULL;
   if (h2k_bdev_open (path, format, flags, &top) == -1)
     return -1;
   if (flags & H2K_OPEN_NO_PARENT) {
@@ -189,8 +193,33 @@ h2k_chain_open (const char *path, const char *format, unsigned flags,
   return 0;
 
  fail:
-  h2k_bdev_close (top);
+  if (keep)
+    *out = top;
+  else
+    h2k_bdev_close (top);
   return -1;
+}
+
+int
+h2k_chain_open (const char *path, const char *format, unsigned flags,
+                struct h2k_bdev **out)
+{
+  return chain_open (path, format, flags, false, out);
+}
+
+int
+h2k_chain_open_partial (const char *path, const char *format, unsigned flags,
+                        struct h2k_bdev **out)
+{
+  return chain_open (path, format, flags, true, out);
+}
+
+const char *
+h2k_bdev_file (struct h2k_bdev *bd, size_t i)
+{
+  if (i == 0)
+    return bd->path;
+  return bd->ops->file ? bd->ops->file (bd, i - 1) : NULL;
 }
 
 int

@@ -45,6 +45,9 @@
  *            H2K_OPEN_IGNORE_PARENT_ID.
  *  - check (optional): deep verification for --check: every table entry
  *            in bounds, and so on.
+ *  - file (optional): the Ith (from 0) file this layer reads besides
+ *            bd->path (a VMDK descriptor's extent files), NULL past the
+ *            last: for listings (img-convert --list-files).
  *  - close:  free bd->data and close files (not bd->path: bdev.c owns it).
  */
 #ifndef H2K_BDEV_H
@@ -96,6 +99,7 @@ struct h2k_bdev_ops {
   int (*check_parent) (struct h2k_bdev *child, struct h2k_bdev *parent,
                        unsigned flags);
   int (*check) (struct h2k_bdev *bd);
+  const char *(*file) (struct h2k_bdev *bd, size_t i);
   void (*close) (struct h2k_bdev *bd);
 };
 
@@ -126,7 +130,17 @@ int h2k_bdev_open (const char *path, const char *format, unsigned flags,
 /* Open PATH and every parent down to the base, checking each link. */
 int h2k_chain_open (const char *path, const char *format, unsigned flags,
                     struct h2k_bdev **out);
+/* As h2k_chain_open, but when it fails *OUT is the part of the chain that
+ * did open (top first, linked through ->parent; NULL when the top layer
+ * did not), for a caller that lists what it found: the last layer's
+ * parent_path (and parent_alt) name the parent that could not be opened
+ * or checked.  The caller closes *OUT in both cases. */
+int h2k_chain_open_partial (const char *path, const char *format,
+                            unsigned flags, struct h2k_bdev **out);
 void h2k_bdev_close (struct h2k_bdev *bd);
+/* The files of one layer, for listings: I = 0 is bd->path, then the
+ * driver's other files (its file hook); NULL past the last. */
+const char *h2k_bdev_file (struct h2k_bdev *bd, size_t i);
 
 /* Guest-visible reads through the chain.  Reads beyond bd->size fail. */
 int h2k_bdev_pread (struct h2k_bdev *bd, void *buf, size_t count,

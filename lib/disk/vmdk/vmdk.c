@@ -417,6 +417,24 @@ vmdk_check (struct h2k_bdev *bd)
   return 0;
 }
 
+/* The extent files of a descriptor (a sparse file's one extent is the
+ * file itself, which has no path of its own here). */
+static const char *
+vmdk_file (struct h2k_bdev *bd, size_t i)
+{
+  struct vmdk *v = bd->data;
+
+  for (size_t k = 0; k < v->n; k++) {
+    const char *p = v->ext[k].path;
+    bool seen = p == NULL || strcmp (p, bd->path) == 0;
+    for (size_t j = 0; !seen && j < k; j++)
+      seen = v->ext[j].path && strcmp (v->ext[j].path, p) == 0;
+    if (!seen && i-- == 0)
+      return p;
+  }
+  return NULL;
+}
+
 static void
 vmdk_close (struct h2k_bdev *bd)
 {
@@ -431,5 +449,6 @@ const struct h2k_bdev_ops h2k_vmdk_ops = {
   .extents = vmdk_extents,
   .check_parent = vmdk_check_parent,
   .check = vmdk_check,
+  .file = vmdk_file,
   .close = vmdk_close,
 };
