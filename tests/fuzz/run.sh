@@ -7,8 +7,9 @@
 # keep its corpora outside the work tree).  A dictionary
 # tests/fuzz/T.dict, when there is one, is given with -dict=.  One line
 # per target is appended to OUT/summary.txt: executions, exec/s, corpus,
-# edges (cov), features, peak RSS, crashes, and the load average at the
-# end (the machine may be shared).  Exits 1 if any target found a crash.
+# edges (cov), features, peak RSS, the slowest input's seconds, crashes
+# (timeouts and slow inputs included), and the load average at the end
+# (the machine may be shared).  Exits 1 if any target found a crash.
 set -euo pipefail
 dir=$1 secs=$2; shift 2
 out=${FUZZ_OUT:-$dir}
@@ -39,12 +40,13 @@ for t in "$@"; do
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
   eps=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
   rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log" | tail -n 1)
+  slow=$(sed -n 's/^stat::slowest_unit_time_sec: *//p' "$log" | tail -n 1)
   cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
   ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
   corp=$(find "$corpus" -type f | wc -l)
   ncrash=$(( $(find "$crashes" -type f | wc -l) - before ))
   load=$(cut -d' ' -f1-3 /proc/loadavg)
-  line="$t: ${took}s runs=${runs:-?} exec/s=${eps:-?} corpus=$corp edges=${cov:-?} features=${ft:-?} peak_rss_mb=${rss:-?} crashes=$ncrash exit=$rc load=\"$load\""
+  line="$t: ${took}s runs=${runs:-?} exec/s=${eps:-?} corpus=$corp edges=${cov:-?} features=${ft:-?} peak_rss_mb=${rss:-?} slowest_s=${slow:-?} crashes=$ncrash exit=$rc load=\"$load\""
   echo "$line" | tee -a "$out/summary.txt"
   if [ "$rc" -ne 0 ] || [ "$ncrash" -gt 0 ]; then
     status=1
