@@ -50,7 +50,8 @@ for b in "$H2K_TOP"/bin/fuzz/fuzz-*; do
   mkdir -p "$tmp/corpus-$t" "$tmp/crash-$t"
   cp -r "${inputs[@]/%//.}" "$tmp/corpus-$t/" 2>/dev/null || true
   case $t in
-    vmdk|vhd|vhdx|qcow2|probe|vmdk-stream|ova) max_len=1048576 ;;
+    vhdx) max_len=4194304 ;;   # VHDX regions start past the first MiB
+    vmdk|vhd|qcow2|probe|vmdk-stream|ova) max_len=1048576 ;;
     *) max_len=65536 ;;
   esac
   # The target's dictionary, as make fuzz gives it (a bad one fails here).

@@ -23,7 +23,8 @@ for t in "$@"; do
   [ -f "$top/tests/fuzz/$t.dict" ] && dict=(-dict="$top/tests/fuzz/$t.dict")
   # Disk images and archives need room; texts stay small.
   case $t in
-    vmdk|vhd|vhdx|qcow2|probe|vmdk-stream|ova) max_len=1048576 ;;
+    vhdx) max_len=4194304 ;;
+    vmdk|vhd|qcow2|probe|vmdk-stream|ova) max_len=1048576 ;;
     *) max_len=65536 ;;
   esac
   before=$(find "$crashes" -type f | wc -l)
