@@ -13,7 +13,7 @@ secs=${H2K_FUZZ_SECONDS:-3}
 
 # Inputs that crashed a target once, one directory per target.
 reg=$tmp/regress
-mkdir -p "$reg/http-range" "$reg/vmx" "$reg/jsonl"
+mkdir -p "$reg/http-range" "$reg/vmx" "$reg/jsonl" "$reg/qcow2" "$reg/vmdk" "$reg/probe"
 # A status line whose code runs to the end of the line: strtol read past
 # the header buffer, which libcurl does not terminate.
 printf 'HTTP/1.105 \r\nContent1anRge:\0\0\0z bytes 5-9/*\r\n\r\n' > "$reg/http-range/status-at-end"
@@ -23,6 +23,15 @@ printf 'Content-Type: multipart' > "$reg/http-range/ctype-unterminated"
 # A VMX without disks: qsort_r on an empty, NULL array.
 printf 'displayName = "x"\n' > "$reg/vmx/no-disks"
 printf '{"kind":"vm","name":"w","disks":[{"key":2000,"file":"[ds1] w/w.vmdk","chain":[1]}]}\n' > "$reg/jsonl/chain-number"
+# Hangs (over the 10 s timeout): a 32 TiB qcow2 in 704 KiB whose 65,536
+# L1 entries share one full L2 table, and an 8 TiB hosted sparse VMDK in
+# 1.1 MB whose 262,144 directory entries share one full grain table; the
+# deep check walked the table for each entry (hundreds of millions of
+# lookups).  The probe target reads both.
+. "$H2K_TOP/tests/fuzz/hostile-disks.sh"
+qcow2_shared_l2 "$reg/qcow2/shared-l2" 65536
+vmdk_shared_gt "$reg/vmdk/shared-gt" 262144
+cp "$reg/qcow2/shared-l2" "$reg/vmdk/shared-gt" "$reg/probe/"
 
 n=0
 for b in "$H2K_TOP"/bin/fuzz/fuzz-*; do
@@ -41,11 +50,15 @@ for b in "$H2K_TOP"/bin/fuzz/fuzz-*; do
   mkdir -p "$tmp/corpus-$t" "$tmp/crash-$t"
   cp -r "${inputs[@]/%//.}" "$tmp/corpus-$t/" 2>/dev/null || true
   case $t in
-    vmdk|vhd|vhdx|qcow2|probe|vmdk-stream|ova) max_len=1048576 ;;
+    vhdx) max_len=4194304 ;;   # VHDX regions start past the first MiB
+    vmdk|vhd|qcow2|probe|vmdk-stream|ova) max_len=1048576 ;;
     *) max_len=65536 ;;
   esac
+  # The target's dictionary, as make fuzz gives it (a bad one fails here).
+  dict=()
+  [ -f "$H2K_TOP/tests/fuzz/$t.dict" ] && dict=(-dict="$H2K_TOP/tests/fuzz/$t.dict")
   if "$b" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
-       -max_len="$max_len" -artifact_prefix="$tmp/crash-$t/" \
+       -max_len="$max_len" -artifact_prefix="$tmp/crash-$t/" "${dict[@]}" \
        "$tmp/corpus-$t" < /dev/null > "$tmp/$t.log" 2>&1; then
     pass "$t: seeds, $(find "${inputs[@]}" -type f | wc -l) inputs replayed, then ${secs}s: $(grep -E '^#[0-9]+' "$tmp/$t.log" | tail -n 1 | sed 's/  */ /g')"
   else

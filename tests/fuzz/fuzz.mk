@@ -3,6 +3,7 @@
 #   make fuzz-build              build bin/fuzz/fuzz-* with clang
 #   make fuzz FUZZ_SECONDS=600   run each target that long, one at a time
 #   make fuzz FUZZ_TARGETS='vmdk qcow2'  only these
+#   make fuzz FUZZ_OUT=/some/dir  corpora, crashes and logs there
 #
 # The library is built again with clang and -fsanitize=fuzzer-no-link
 # (coverage feedback) plus ASan and UBSan, under build/fuzz/.  Targets that
@@ -10,8 +11,9 @@
 # cmd/img-convert) are linked with that program's files, less its main.c.
 # Seed corpora are made at build time (tests/fuzz/seeds.sh: qemu-img,
 # tests/tools/vmdk-gen, ../shared/samples) under build/fuzz/seeds/; what a
-# run finds goes to build/fuzz/corpus/TARGET/, crashes to
-# build/fuzz/crashes/TARGET/.
+# run finds goes to build/fuzz/corpus/TARGET/ (or FUZZ_OUT), crashes to
+# build/fuzz/crashes/TARGET/.  tests/fuzz/TARGET.dict, where there is one,
+# is the target's dictionary (the format's magic numbers and keywords).
 
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
@@ -73,8 +75,11 @@ fuzz-build: $(FUZZ_BINS) $(FZ)/seeds.stamp
 
 # Each target in turn, FUZZ_SECONDS each; a summary line per target in
 # build/fuzz/summary.txt (tests/fuzz/run.sh).
+# FUZZ_OUT=DIR keeps the corpora, crashes, logs and summary there instead
+# (a long run, outside the work tree).
+FUZZ_OUT ?= $(FZ)
 fuzz: fuzz-build
-	@bash tests/fuzz/run.sh $(FZ) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+	@FUZZ_OUT='$(FUZZ_OUT)' bash tests/fuzz/run.sh $(FZ) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 -include $(shell find $(FZ) -name '*.d' 2>/dev/null)
 

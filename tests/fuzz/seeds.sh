@@ -4,7 +4,12 @@
 # qemu-img cannot write, ../shared/samples when present, and small texts.
 # Usage: tests/fuzz/seeds.sh OUTDIR   (H2K_BIN: where vmdk-gen is)
 # Disk seeds are cut to their first MiB: the headers and tables the
-# parsers read are there, and libFuzzer works best on small inputs.
+# parsers read are there, and libFuzzer works best on small inputs.  VHDX
+# seeds are cut to 4 MiB: every VHDX region starts on a MiB boundary past
+# the 1 MiB header area, so a VHDX of one MiB has no BAT nor metadata
+# (the first runs never got past the region table); the qemu-img images
+# are made compact (tests/fuzz/vhdx-compact.py: no log, metadata at 1 MiB,
+# BAT at 2 MiB, blocks from 3 MiB).
 set -euo pipefail
 out=$1
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -22,8 +27,9 @@ for t in vmdk vhd vhdx qcow2 probe vmdk-desc vmdk-stream ova ovf vmx jsonl soap 
   mkdir -p "$out/$t"
 done
 
-# seed TARGET NAME: stdin (its first MiB) becomes a seed of TARGET.
-seed () { head -c 1M > "$out/$1/$2"; }
+# seed TARGET NAME: stdin (its first MiB, 4 for VHDX) becomes a seed of
+# TARGET.
+seed () { if [ "$1" = vhdx ]; then head -c 4M; else head -c 1M; fi > "$out/$1/$2"; }
 
 # A raw disk with a little data at a few places.
 raw=$work/data.raw
@@ -53,6 +59,19 @@ if command -v qemu-img >/dev/null; then
   seed vhdx qemu-dynamic < "$work/d.vhdx"
   q vhdx -o block_size=1M,log_size=1M "$raw" "$work/d2.vhdx"
   seed vhdx qemu-small-blocks < "$work/d2.vhdx"
+  # Compact ones, whole: a disk of 1 MiB + 64 KiB whose second, short
+  # block holds data (3 MiB + 64 KiB), and one of a full block (4 MiB).
+  if command -v python3 >/dev/null; then
+    truncate -s 1088K "$work/v1.raw"
+    printf 'short block' | dd of="$work/v1.raw" bs=1K seek=1030 conv=notrunc status=none
+    truncate -s 1M "$work/v2.raw"
+    printf 'full block' | dd of="$work/v2.raw" bs=1K seek=3 conv=notrunc status=none
+    for v in v1 v2; do
+      q vhdx -o block_size=1M,log_size=1M "$work/$v.raw" "$work/$v.vhdx"
+      python3 "$top/tests/fuzz/vhdx-compact.py" "$work/$v.vhdx" "$work/$v-compact.vhdx"
+      seed vhdx "qemu-compact-$v" < "$work/$v-compact.vhdx"
+    done
+  fi
   q qcow2 -o compat=0.10 "$raw" "$work/v2.qcow2"
   seed qcow2 qemu-v2 < "$work/v2.qcow2"
   q qcow2 -o compat=1.1,cluster_size=4096 "$raw" "$work/v3.qcow2"

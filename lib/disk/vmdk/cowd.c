@@ -28,7 +28,7 @@ cowd_lookup (struct vmdk_sparse *sp, uint64_t grain, struct vmdk_grain *g)
   if (vmdk_gd_entry (sp, c->gd_off, gdi, 4, &gde) == -1)
     return -1;
   if (gde == 0) {
-    *g = (struct vmdk_grain) { VG_HOLE, 0, COWD_GT_ENTRIES - gti };
+    *g = (struct vmdk_grain) { VG_HOLE, 0, COWD_GT_ENTRIES - gti, 0 };
     return 0;
   }
   const unsigned char *gt = vmdk_gt_at (sp, gdi, gde, COWD_GT_ENTRIES * 4);
@@ -39,10 +39,10 @@ cowd_lookup (struct vmdk_sparse *sp, uint64_t grain, struct vmdk_grain *g)
     uint64_t run = 1;
     while (gti + run < COWD_GT_ENTRIES && vmdk_le32 (gt + (gti + run) * 4) == 0)
       run++;
-    *g = (struct vmdk_grain) { VG_HOLE, 0, run };
+    *g = (struct vmdk_grain) { VG_HOLE, 0, run, gde * 512 };
     return 0;
   }
-  *g = (struct vmdk_grain) { VG_DATA, (uint64_t) gte * 512, 1 };
+  *g = (struct vmdk_grain) { VG_DATA, (uint64_t) gte * 512, 1, gde * 512 };
   return vmdk_sparse_data_in_file (sp, grain, g->off);
 }
 
@@ -94,5 +94,6 @@ vmdk_cowd_open (struct vmdk_sparse *sp, const unsigned char *head)
   sp->grain_bytes = grain * 512;
   sp->gd.blksize = COWD_GD_BLOCK;
   sp->gt.blksize = COWD_GT_ENTRIES * 4;
+  sp->gt_grains = COWD_GT_ENTRIES;
   return 0;
 }

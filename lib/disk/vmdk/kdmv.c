@@ -56,7 +56,7 @@ kdmv_lookup (struct vmdk_sparse *sp, uint64_t grain, struct vmdk_grain *g)
   if (vmdk_gd_entry (sp, k->gd_off, gdi, 4, &gde) == -1)
     return -1;
   if (gde == 0) {
-    *g = (struct vmdk_grain) { VG_HOLE, 0, n - gti };
+    *g = (struct vmdk_grain) { VG_HOLE, 0, n - gti, 0 };
     return 0;
   }
   const unsigned char *gt = vmdk_gt_at (sp, gdi, gde, k->gt_bytes);
@@ -69,11 +69,12 @@ kdmv_lookup (struct vmdk_sparse *sp, uint64_t grain, struct vmdk_grain *g)
     uint64_t run = 1;
     while (gti + run < n && vmdk_le32 (gt + (gti + run) * 4) == gte)
       run++;
-    *g = (struct vmdk_grain) { zero ? VG_ZERO : VG_HOLE, 0, run };
+    *g = (struct vmdk_grain) { zero ? VG_ZERO : VG_HOLE, 0, run, gde * 512 };
     return 0;
   }
   g->off = (uint64_t) gte * 512;
   g->run = 1;
+  g->table = gde * 512;
   if (k->h.compressed) {
     g->st = VG_COMPRESSED;
     if (g->off > sp->filesize || sp->filesize - g->off < 12)
@@ -208,6 +209,7 @@ vmdk_kdmv_open (struct vmdk_sparse *sp, const unsigned char *head)
   sp->grain_bytes = h->grain_size * 512;
   k->gd_entries = h2k_vmdk_gd_entries (h);
   k->gt_bytes = (uint64_t) h->num_gtes_per_gt * 4;
+  sp->gt_grains = h->num_gtes_per_gt;
   if (gd > sp->filesize / 512
       || k->gd_entries * 4 > sp->filesize - gd * 512)
     return h2k_seterr ("%s: grain directory (%llu entries at sector %llu) "

@@ -33,7 +33,7 @@ ses_lookup (struct vmdk_sparse *sp, uint64_t grain, struct vmdk_grain *g)
   if (vmdk_gd_entry (sp, s->gd_off, gdi, 8, &gde) == -1)
     return -1;
   if (gde == 0) {
-    *g = (struct vmdk_grain) { VG_HOLE, 0, SES_GT_ENTRIES - gti };
+    *g = (struct vmdk_grain) { VG_HOLE, 0, SES_GT_ENTRIES - gti, 0 };
     return 0;
   }
   if ((gde >> 32) != 0x10000000)
@@ -74,7 +74,7 @@ ses_lookup (struct vmdk_sparse *sp, uint64_t grain, struct vmdk_grain *g)
         break;
       run++;
     }
-    *g = (struct vmdk_grain) { st, 0, run };
+    *g = (struct vmdk_grain) { st, 0, run, gt_off };
     return 0;
   }
   case 3: {
@@ -83,7 +83,7 @@ ses_lookup (struct vmdk_sparse *sp, uint64_t grain, struct vmdk_grain *g)
       return h2k_seterr ("%s: grain table entry of grain %llu points beyond "
                          "the end of the file (grain %llu)", sp->path,
                          (unsigned long long) grain, (unsigned long long) gi);
-    *g = (struct vmdk_grain) { VG_DATA, s->grains_off + gi * 4096, 1 };
+    *g = (struct vmdk_grain) { VG_DATA, s->grains_off + gi * 4096, 1, gt_off };
     return vmdk_sparse_data_in_file (sp, grain, g->off);
   }
   }
@@ -187,5 +187,6 @@ vmdk_sesparse_open (struct vmdk_sparse *sp, const unsigned char *head)
   sp->grain_bytes = 4096;
   sp->gd.blksize = SES_GD_BLOCK;
   sp->gt.blksize = SES_GT_ENTRIES * 8;
+  sp->gt_grains = SES_GT_ENTRIES;
   return 0;
 }

@@ -215,9 +215,23 @@ vmdk_sparse_pread (struct vmdk_sparse *sp, void *buf, uint64_t count,
 
     switch (g.st) {
     case VG_HOLE:
-    case VG_ZERO:
+    case VG_ZERO: {
+      /* The whole run the lookup found, not one grain per lookup: each
+       * lookup counts the run again, which made reading a hole of N
+       * grains cost N * N table entries. */
+      uint64_t stop = (grain + g.run) * sp->grain_bytes;
+      if (g.run > 1 && stop > off) {
+        uint64_t more = stop - off;
+        if (more > count)
+          more = count;
+        if (more > sp->capacity - off)
+          more = sp->capacity - off;
+        if (more > n)
+          n = more;
+      }
       memset (p, 0, n);
       break;
+    }
     case VG_DATA: {
       /* Grains that follow each other in the file are read at once. */
       uint64_t start = g.off + in;
@@ -258,24 +272,108 @@ vmdk_sparse_pread (struct vmdk_sparse *sp, void *buf, uint64_t count,
   return 0;
 }
 
+/* A set of grain table offsets (never 0): open addressing, grown at half
+ * full. */
+struct table_set {
+  uint64_t *slot;
+  size_t cap, n;
+};
+
+static size_t
+table_hash (uint64_t off, size_t cap)
+{
+  return (size_t) (((off >> 9) * 0x9e3779b97f4a7c15ULL) >> 20) & (cap - 1);
+}
+
+static bool
+table_set_has (const struct table_set *s, uint64_t off)
+{
+  if (s->cap == 0)
+    return false;
+  for (size_t i = table_hash (off, s->cap); s->slot[i]; i = (i + 1) & (s->cap - 1))
+    if (s->slot[i] == off)
+      return true;
+  return false;
+}
+
+static int
+table_set_add (struct table_set *s, uint64_t off)
+{
+  if (2 * (s->n + 1) > s->cap) {
+    size_t cap = s->cap ? 2 * s->cap : 64;
+    uint64_t *slot = calloc (cap, sizeof *slot);
+    if (slot == NULL)
+      return -1;
+    for (size_t i = 0; i < s->cap; i++)
+      if (s->slot[i]) {
+        size_t j = table_hash (s->slot[i], cap);
+        while (slot[j])
+          j = (j + 1) & (cap - 1);
+        slot[j] = s->slot[i];
+      }
+    free (s->slot);
+    s->slot = slot;
+    s->cap = cap;
+  }
+  size_t i = table_hash (off, s->cap);
+  while (s->slot[i])
+    i = (i + 1) & (s->cap - 1);
+  s->slot[i] = off;
+  s->n++;
+  return 0;
+}
+
 int
 vmdk_sparse_check (struct vmdk_sparse *sp)
 {
   /* Every table entry is checked by lookup; a missing table is skipped
-   * as a whole, so a huge, empty disk is checked quickly. */
-  uint64_t grain = 0;
+   * as a whole, so a huge, empty disk is checked quickly.  A grain table
+   * that several directory entries point at is walked once, when nothing
+   * in it depends on where it is used: its entries are checked against
+   * the file, not against the grain.  (Compressed grains name their own
+   * sector: a table of them is walked each time, and fails on the second
+   * use.)  Otherwise a small file whose directory points at one full
+   * table again and again costs as much as a fully allocated disk of the
+   * capacity it claims. */
+  struct table_set done = { 0 };
+  uint64_t grain = 0, table = 0, table_end = 0;
+  bool clean = false;
+  int ret = -1;
+
   while (grain < sp->ngrains) {
     struct vmdk_grain g;
     if (sp->ops->lookup (sp, grain, &g) == -1)
-      return -1;
+      goto out;
+    uint64_t per = sp->gt_grains;
+    if (g.table && per && grain % per == 0 && sp->ngrains - grain >= per) {
+      /* The start of a whole table. */
+      if (table_set_has (&done, g.table)) {
+        grain += per;
+        continue;
+      }
+      table = g.table;
+      table_end = grain + per;
+      clean = true;
+    }
     if (g.st == VG_COMPRESSED) {
+      clean = false;
       if (sp->ops->read_compressed (sp, grain, g.off) == -1)
-        return -1;
+        goto out;
       sp->zgrain = grain;
     }
     grain += g.run ? g.run : 1;
+    if (table && grain >= table_end) {
+      if (clean && table_set_add (&done, table) == -1) {
+        h2k_seterr ("%s: out of memory", sp->path);
+        goto out;
+      }
+      table = 0;
+    }
   }
-  return 0;
+  ret = 0;
+ out:
+  free (done.slot);
+  return ret;
 }
 
 int

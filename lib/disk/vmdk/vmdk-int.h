@@ -64,6 +64,8 @@ struct vmdk_grain {
   uint64_t off;   /* byte offset in the file */
   uint64_t run;   /* >= 1: grains from this one known to share ST (holes
                      of a whole missing table); 1 for data */
+  uint64_t table; /* byte offset of the grain table the entry is in, 0
+                     when the directory has no table there */
 };
 
 struct vmdk_sparse;
@@ -84,6 +86,7 @@ struct vmdk_sparse {
   uint64_t capacity;      /* bytes */
   uint64_t grain_bytes;
   uint64_t ngrains;
+  uint64_t gt_grains;     /* grains one grain table maps */
   struct vmdk_tcache gd, gt;
   /* The last decompressed grain (streamOptimized reads it piecewise). */
   unsigned char *zbuf, *cbuf;
