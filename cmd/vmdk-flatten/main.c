@@ -184,8 +184,14 @@ main (int argc, char *argv[])
   h2k_set_die_hook (remove_partial);
   uint64_t size = bd->size;
   struct source *src = source_bdev_new (bd);
-  if (src == NULL || convert (src, &output, NULL, tick_progress, &pr) == -1)
-    h2k_die ("%s", h2k_errmsg ());
+  if (src == NULL || convert (src, &output, NULL, tick_progress, &pr) == -1) {
+    /* Closed before dying, as on success: h2k_die does not return, so
+     * nothing keeps SRC alive, and LeakSanitizer then reports what it
+     * holds as leaked. */
+    CLEANUP_FREE char *why = strdup (h2k_errmsg ());
+    source_close (src);
+    h2k_die ("%s", why ? why : "out of memory");
+  }
   source_close (src);
   uint64_t data_bytes = output.data_bytes;
   bool to_stdout = strcmp (outpath, "-") == 0;
