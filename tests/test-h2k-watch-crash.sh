@@ -18,13 +18,14 @@ cd "$tmp"
 mkdir drop orig fake marks
 out=$tmp/out
 
-# The stand-in: answers --version like the real one; otherwise writes part
-# of its output, says it started, and blocks.
+# The stand-in: answers --version and --list-files (h2k-watch's question
+# for a disk's parents) like the real one; otherwise writes part of its
+# output, says it started, and blocks.
 REAL_IMG_CONVERT=$(command -v img-convert)
 export REAL_IMG_CONVERT MARKS=$tmp/marks
 cat > fake/img-convert <<'SH'
 #!/usr/bin/env bash
-case " $* " in *" --version "*) exec "$REAL_IMG_CONVERT" "$@" ;; esac
+case " $* " in *" --version "*|*" --list-files "*) exec "$REAL_IMG_CONVERT" "$@" ;; esac
 for last; do :; done
 printf 'half a disk' > "$last.part"
 touch "$MARKS/$$"
